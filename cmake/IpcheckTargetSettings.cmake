@@ -1,0 +1,40 @@
+# Settings shared by the project's own targets, applied per target (never through global flags).
+
+# Warnings for code we write; PRIVATE so that consumers of our libraries don't inherit them.
+function(ipcheck_target_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wno-unused-parameter)
+endfunction()
+
+# The sanitizer chosen by IPCHECK_SANITIZER, applied to one target (compile and link).
+function(ipcheck_target_sanitizer target)
+  if(IPCHECK_SANITIZER STREQUAL "address")
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  elseif(IPCHECK_SANITIZER STREQUAL "thread")
+    target_compile_options(${target} PRIVATE -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=thread)
+  elseif(NOT IPCHECK_SANITIZER STREQUAL "")
+    message(FATAL_ERROR "IPCHECK_SANITIZER must be empty, address or thread, not '${IPCHECK_SANITIZER}'")
+  endif()
+endfunction()
+
+# Both of the above: what every target of ours gets.
+function(ipcheck_target_defaults target)
+  ipcheck_target_warnings(${target})
+  ipcheck_target_sanitizer(${target})
+endfunction()
+
+# A GoogleTest executable from one source, discovered into CTest with the given labels.
+#   ipcheck_add_gtest(NAME SOURCES... LIBS libs... LABELS labels...)
+function(ipcheck_add_gtest name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock)
+  ipcheck_target_defaults(${name})
+  set(labels ${ARG_LABELS})
+  if(IPCHECK_SANITIZER STREQUAL "thread")
+    list(APPEND labels tsan)
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" TIMEOUT 300
+                       DISCOVERY_TIMEOUT 60)
+endfunction()

@@ -1,0 +1,5 @@
+#include "mp/process.h"
+
+namespace mp {
+void init(int, char**) {}
+}  // namespace mp
