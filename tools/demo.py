@@ -1,39 +1,156 @@
 #!/usr/bin/env python3
-"""./run demo: runs the main job on the bundled corpus and prints what each part showed.
+"""./run demo: shows what ipcheck does, on the bundled corpus, in a few minutes.
 
-Usage: demo.py BUILD_DIR
+Usage: demo.py [BUILD_DIR] [--methods fork,spawn,thread] [--timeout SECONDS]
+
+Steps, each a function returning a Step (a title, lines to show, a one-line verdict):
+  lint_corpus          the checker's findings on the corpus (once the checker is built)
+  run_corpus_programs  every corpus program: the fixed ones print their answers under each
+                       start method, the buggy ones show their bug (a hang is stopped by a
+                       timeout and counts as shown)
+  run_property_tests   a short property-test run (once the harness is built)
+The summary at the end has one line per step. Exit status 1 when a fixed program gave a
+wrong answer or a step failed.
 """
+import argparse
+import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass, field
 
 
-def run_corpus_programs(build: pathlib.Path) -> list[tuple[str, str]]:
-    """Runs every corpus program built under BUILD_DIR/bin/corpus, fixed ones first."""
-    results = []
-    programs = sorted((build / "bin" / "corpus").glob("*")) if (build / "bin" / "corpus").is_dir() else []
-    for program in programs:
-        buggy = "buggy" in program.name
-        try:
-            proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=20)
-            shown = (proc.stdout.strip().splitlines() or [""])[-1]
-            status = f"exit {proc.returncode}"
-        except subprocess.TimeoutExpired:
-            shown, status = "(hung: stopped after 20 s)", "timeout"
-        results.append((program.name, f"{'buggy' if buggy else 'fixed'}  {status:8}  {shown}"))
-    return results
+@dataclass
+class Step:
+    title: str
+    verdict: str                       # one line for the summary
+    lines: list[str] = field(default_factory=list)
+    failed: bool = False
 
+
+@dataclass
+class ProgramRun:
+    topic: str
+    kind: str        # fixed or buggy
+    method: str
+    outcome: str     # right, wrong, hung, bug shown, bug not shown, crashed
+    shown: str       # the program's last line of output, or what happened
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus programs
+
+def corpus_topics(build: pathlib.Path) -> list[str]:
+    directory = build / "bin" / "corpus"
+    if not directory.is_dir():
+        return []
+    return sorted({p.name.rsplit("_", 1)[0] for p in directory.iterdir()
+                   if p.name.endswith(("_fixed", "_buggy"))})
+
+
+def run_program(build: pathlib.Path, topic: str, kind: str, method: str,
+                timeout: float) -> ProgramRun:
+    exe = build / "bin" / "corpus" / f"{topic}_{kind}"
+    started = time.monotonic()
+    # Its own process group, so that a hung program's children are stopped with it.
+    proc = subprocess.Popen([str(exe), method], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        seconds = time.monotonic() - started
+        outcome = "hung" if kind == "fixed" else "bug shown"
+        return ProgramRun(topic, kind, method, outcome, f"hung: stopped after {timeout:.0f} s",
+                          seconds)
+    seconds = time.monotonic() - started
+    lines = stdout.strip().splitlines() or stderr.strip().splitlines() or [""]
+    shown = lines[-1]
+    if proc.returncode < 0:
+        outcome = "crashed"
+        shown = f"killed by signal {-proc.returncode}: {shown}"
+    elif kind == "fixed":
+        outcome = "right" if proc.returncode == 0 else "wrong"
+    else:
+        outcome = {0: "bug not shown", 1: "bug shown"}.get(proc.returncode, "crashed")
+    return ProgramRun(topic, kind, method, outcome, shown, seconds)
+
+
+def run_corpus_programs(build: pathlib.Path, methods: list[str], timeout: float) -> Step:
+    """Fixed programs under every method, buggy ones under the first (fork)."""
+    topics = corpus_topics(build)
+    if not topics:
+        return Step("corpus programs", "none built yet", failed=False)
+    runs: list[ProgramRun] = []
+    lines = []
+    for topic in topics:
+        for kind, kind_methods in (("fixed", methods), ("buggy", methods[:1])):
+            for method in kind_methods:
+                run = run_program(build, topic, kind, method, timeout)
+                runs.append(run)
+                mark = {"right": "ok ", "bug shown": "ok ", "bug not shown": "?  "}.get(
+                    run.outcome, "!! ")
+                lines.append(f"{mark} {topic + '_' + kind:28} {method:7} {run.outcome:14} "
+                             f"{run.shown}")
+    fixed = [r for r in runs if r.kind == "fixed"]
+    buggy = [r for r in runs if r.kind == "buggy"]
+    right = sum(r.outcome == "right" for r in fixed)
+    shown = sum(r.outcome == "bug shown" for r in buggy)
+    verdict = (f"{right}/{len(fixed)} fixed runs right ({', '.join(methods)}); "
+               f"{shown}/{len(buggy)} buggy programs showed their bug")
+    return Step("corpus programs", verdict, lines, failed=right < len(fixed))
+
+
+# ---------------------------------------------------------------------------------------------
+# Hooks for the parts still to come (issue 8): each returns a Step, or None to be left out.
+
+def lint_corpus(build: pathlib.Path) -> Step | None:
+    """The checker's findings on corpus/, grouped by check, with a SARIF file beside them."""
+    tool = build / "bin" / "ipcheck"
+    if not tool.exists():
+        return Step("lint", "checker not built yet")
+    return Step("lint", "checker built; the demo's lint step is still to be written")
+
+
+def run_property_tests(build: pathlib.Path) -> Step | None:
+    """A short property-test run with progress, and the timeline of a failing case."""
+    return Step("property tests", "the demo's property-test step is still to be written")
+
+
+# ---------------------------------------------------------------------------------------------
 
 def main() -> int:
-    build = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "build")
-    print("== corpus programs ==")
-    results = run_corpus_programs(build)
-    for name, line in results:
-        print(f"  {name:40} {line}")
-    if not results:
-        print("  (no corpus programs built)")
-    print(f"== summary: {len(results)} corpus programs run ==")
-    return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("build", nargs="?", default="build", help="the CMake build directory")
+    parser.add_argument("--methods", default="fork,spawn,thread",
+                        help="start methods for the fixed programs; the buggy run under the first")
+    parser.add_argument("--timeout", type=float, default=20.0,
+                        help="seconds before a corpus program counts as hung")
+    args = parser.parse_args()
+    build = pathlib.Path(args.build).resolve()
+    methods = [m for m in args.methods.split(",") if m]
+
+    started = time.monotonic()
+    steps = []
+    for title, run in (("lint", lambda: lint_corpus(build)),
+                       ("corpus programs", lambda: run_corpus_programs(build, methods, args.timeout)),
+                       ("property tests", lambda: run_property_tests(build))):
+        print(f"== {title} ==", flush=True)
+        step = run()
+        if step is None:
+            continue
+        for line in step.lines or [step.verdict]:
+            print(f"  {line}", flush=True)
+        steps.append(step)
+
+    print(f"== summary ({time.monotonic() - started:.0f} s) ==")
+    for step in steps:
+        print(f"  {'FAILED ' if step.failed else ''}{step.title}: {step.verdict}")
+    return 1 if any(s.failed for s in steps) else 0
 
 
 if __name__ == "__main__":
