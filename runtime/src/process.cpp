@@ -1,5 +1,490 @@
+// Process lifecycle: start by fork, spawn or thread; join, reap, signals; the main guard.
 #include "mp/process.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "mp/errors.h"
+#include "mp/hook.h"
+#include "spawn_internal.h"
+
 namespace mp {
-void init(int, char**) {}
+namespace detail {
+
+// -----------------------------------------------------------------------------
+// Who we are
+// -----------------------------------------------------------------------------
+
+namespace {
+
+std::atomic<StartMethod> g_default_method{StartMethod::kFork};
+std::atomic<bool> g_initialized{false};
+
+Self* g_self = new Self{"MainProcess", false, {}, std::nullopt, {}};  // never destroyed
+thread_local Self* t_self = nullptr;                                  // set in thread-mode children
+
+// Children started by this process and not yet reaped. Never destroyed: reaping runs from
+// an atexit handler, after which static destructors may still start nothing.
+struct Children {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<ProcessState>> states;
+};
+Children* g_children = new Children;
+std::once_flag g_atexit_once;
+
+void exit_function();
+
+void register_child(std::shared_ptr<ProcessState> state) {
+  std::call_once(g_atexit_once, [] { std::atexit(exit_function); });
+  std::lock_guard lock(g_children->mutex);
+  g_children->states.push_back(std::move(state));
+}
+
+void unregister_child(const ProcessState* state) {
+  std::lock_guard lock(g_children->mutex);
+  auto& v = g_children->states;
+  v.erase(std::remove_if(v.begin(), v.end(), [&](auto& s) { return s.get() == state; }), v.end());
+}
+
+std::vector<std::shared_ptr<ProcessState>> children_of(const Self* parent) {
+  std::lock_guard lock(g_children->mutex);
+  std::vector<std::shared_ptr<ProcessState>> out;
+  for (auto& s : g_children->states)
+    if (s->parent == parent) out.push_back(s);
+  return out;
+}
+
+// ppoll on one descriptor for `timeout` seconds (negative: forever). True if readable.
+bool wait_readable(int fd, double timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = timeout < 0 ? Clock::time_point::max()
+                                    : Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(timeout));
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    timespec ts{};
+    timespec* tsp = nullptr;
+    if (timeout >= 0) {
+      auto left = std::max(Clock::duration::zero(), deadline - Clock::now());
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+      ts.tv_nsec = static_cast<long>(ns % 1000000000);
+      tsp = &ts;
+    }
+    int r = ppoll(&p, 1, tsp, nullptr);
+    if (r > 0) return true;
+    if (r == 0) return false;
+    if (errno != EINTR) throw_errno("ppoll");
+  }
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return 255;
+}
+
+void flush_std_streams() {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+}
+
+}  // namespace
+
+Self& current_self() { return t_self != nullptr ? *t_self : *g_self; }
+
+bool initialized() noexcept { return g_initialized.load(); }
+void set_initialized_for_testing(bool value) noexcept { g_initialized.store(value); }
+
+// -----------------------------------------------------------------------------
+// ProcessState
+// -----------------------------------------------------------------------------
+
+ProcessState::~ProcessState() {
+  if (thread.joinable()) thread.detach();  // a daemonic thread left running at exit
+  if (sentinel >= 0) ::close(sentinel);
+}
+
+// Records the exit if the child has exited. Never blocks.
+bool ProcessState::try_reap() {
+  if (done.load(std::memory_order_acquire)) return true;
+  std::unique_lock lock(reap_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // another thread is reaping it right now
+  if (done.load(std::memory_order_acquire)) return true;
+  if (used_method == StartMethod::kThread) {
+    if (!thread_finished.load(std::memory_order_acquire)) return false;
+    if (thread.joinable()) thread.join();
+    done.store(true, std::memory_order_release);
+    return true;
+  }
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return false;
+  if (r < 0) {
+    // ECHILD: someone else reaped it (waitpid(-1) elsewhere, SIGCHLD ignored). The exit
+    // status is lost; report it as a failure rather than pretending success.
+    code.store(255, std::memory_order_relaxed);
+  } else {
+    code.store(decode_status(status), std::memory_order_relaxed);
+  }
+  done.store(true, std::memory_order_release);
+  MP_HOOK("process.reaped");
+  return true;
+}
+
+bool ProcessState::join(double timeout) {
+  if (try_reap()) return true;
+  if (!wait_readable(sentinel, timeout)) return false;
+  // Readable sentinel: the child has exited; try_reap can only fail if another thread holds
+  // the reap lock, which it releases without blocking.
+  while (!try_reap()) std::this_thread::yield();
+  return true;
+}
+
+namespace {
+
+// Reaps every child that has exited, as Python does at each start and active_children().
+void reap_finished() {
+  std::vector<std::shared_ptr<ProcessState>> states;
+  {
+    std::lock_guard lock(g_children->mutex);
+    states = g_children->states;
+  }
+  for (auto& s : states)
+    if (s->try_reap()) unregister_child(s.get());
+}
+
+// At exit, as Python's _exit_function: terminate daemonic children, then join the rest.
+// Daemonic thread-mode children cannot be stopped and are left running.
+void exit_function() {
+  const Self* me = &current_self();
+  auto states = children_of(me);
+  for (auto& s : states) {
+    if (s->daemon && s->used_method != StartMethod::kThread && !s->try_reap())
+      ::syscall(SYS_pidfd_send_signal, s->sentinel, SIGTERM, nullptr, 0);
+  }
+  for (auto& s : states) {
+    if (s->daemon && s->used_method == StartMethod::kThread) continue;
+    s->join(-1);
+    unregister_child(s.get());
+  }
+}
+
+}  // namespace
+
+// -----------------------------------------------------------------------------
+// Running a target in the child
+// -----------------------------------------------------------------------------
+
+int run_guarded(const std::string& name, const std::function<void()>& body) {
+  MP_HOOK("process.child.begin");
+  int code = 0;
+  try {
+    body();
+  } catch (const std::exception& e) {
+    std::string type = demangled_type_name(typeid(e));
+    std::fprintf(stderr, "Process %s:\n%s: %s\n", name.c_str(), type.c_str(), e.what());
+    code = 1;
+  } catch (...) {
+    std::string type = current_exception_type_name();
+    std::fprintf(stderr, "Process %s:\n%s\n", name.c_str(), type.c_str());
+    code = 1;
+  }
+  MP_HOOK("process.child.end");
+  return code;
+}
+
+namespace {
+
+std::string next_child_name(std::vector<int>& identity) {
+  Self& me = current_self();
+  int n = me.child_counter.fetch_add(1) + 1;
+  identity = me.identity;
+  identity.push_back(n);
+  std::string name = "Process";
+  for (std::size_t i = 0; i < identity.size(); ++i)
+    name += (i == 0 ? "-" : ":") + std::to_string(identity[i]);
+  return name;
+}
+
+void start_fork(ProcessState& s) {
+  flush_std_streams();
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    // The child: a fresh record of who we are and of our (no) children. The old records
+    // are left as they are: another thread of the parent may have held their locks.
+    ProcessInfo parent{current_self().name, ::getppid(), current_self().daemon};
+    g_self = new Self{s.name, s.daemon, s.identity, parent, {}};
+    t_self = nullptr;
+    g_children = new Children;
+    int code = run_guarded(s.name, [&] { s.target->run(); });
+    exit_function();
+    flush_std_streams();
+    ::_exit(code);
+  }
+  s.pid = pid;
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    int err = errno;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw_errno("pidfd_open", err);
+  }
+  s.sentinel = pidfd;
+}
+
+void start_thread(ProcessState& s) {
+  int efd = ::eventfd(0, EFD_CLOEXEC);
+  if (efd < 0) throw_errno("eventfd");
+  s.sentinel = efd;
+  s.pid = ::getpid();
+  s.thread_self.reset(new Self{s.name,
+                               s.daemon,
+                               s.identity,
+                               ProcessInfo{current_self().name, ::getpid(), current_self().daemon},
+                               {}});
+  ProcessState* state = &s;  // the registry keeps the state alive until the thread is joined
+  s.thread = std::thread([state] {
+    t_self = state->thread_self.get();
+    int code = run_guarded(state->name, [state] { state->target->run(); });
+    state->code.store(code, std::memory_order_relaxed);
+    state->thread_finished.store(true, std::memory_order_release);
+    std::uint64_t one = 1;
+    while (::write(state->sentinel, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  });
+}
+
+}  // namespace
+}  // namespace detail
+
+// -----------------------------------------------------------------------------
+// Start methods
+// -----------------------------------------------------------------------------
+
+std::string_view start_method_name(StartMethod method) noexcept {
+  switch (method) {
+    case StartMethod::kFork:
+      return "fork";
+    case StartMethod::kSpawn:
+      return "spawn";
+    case StartMethod::kThread:
+      return "thread";
+  }
+  return "?";
+}
+
+StartMethod parse_start_method(std::string_view name) {
+  if (name == "fork") return StartMethod::kFork;
+  if (name == "spawn") return StartMethod::kSpawn;
+  if (name == "thread") return StartMethod::kThread;
+  throw std::invalid_argument("mp: unknown start method '" + std::string(name) +
+                              "' (expected fork, spawn or thread)");
+}
+
+void set_start_method(std::string_view name) { set_start_method(parse_start_method(name)); }
+void set_start_method(StartMethod method) { detail::g_default_method.store(method); }
+StartMethod get_start_method() noexcept { return detail::g_default_method.load(); }
+
+Context get_context(std::string_view name) {
+  return Context(name.empty() ? get_start_method() : parse_start_method(name));
+}
+
+// -----------------------------------------------------------------------------
+// Process
+// -----------------------------------------------------------------------------
+
+Process::Process(std::optional<StartMethod> method, ProcessOptions options,
+                 std::unique_ptr<detail::Target> target)
+    : state_(std::make_shared<detail::ProcessState>()) {
+  auto& s = *state_;
+  s.method = method;
+  s.target = std::move(target);
+  s.name = std::move(options.name);
+  s.daemon = options.daemon.value_or(detail::current_self().daemon);
+}
+
+Process::Process(Process&&) noexcept = default;
+Process& Process::operator=(Process&&) noexcept = default;
+Process::~Process() = default;
+
+detail::ProcessState& Process::state() const {
+  if (!state_) throw std::logic_error("mp::Process: use of a moved-from Process");
+  return *state_;
+}
+
+void Process::start() {
+  auto& s = state();
+  if (s.phase != detail::Phase::kCreated)
+    throw std::logic_error("mp::Process::start: cannot start a process twice");
+  if (detail::current_self().daemon)
+    throw std::logic_error(
+        "mp::Process::start: daemonic processes are not allowed to have "
+        "children");
+  detail::reap_finished();
+  s.used_method = s.method.value_or(get_start_method());
+  std::vector<int> identity;
+  std::string default_name = detail::next_child_name(identity);
+  s.identity = std::move(identity);
+  if (s.name.empty()) s.name = std::move(default_name);
+  s.parent = &detail::current_self();
+  MP_HOOK("process.start.before");
+  switch (s.used_method) {
+    case StartMethod::kFork:
+      detail::start_fork(s);
+      break;
+    case StartMethod::kSpawn:
+      detail::start_spawn(s);
+      break;
+    case StartMethod::kThread:
+      detail::start_thread(s);
+      break;
+  }
+  s.phase = detail::Phase::kStarted;
+  detail::register_child(state_);
+  MP_HOOK("process.start.after");
+}
+
+bool Process::join(double timeout) {
+  auto& s = state();
+  if (s.phase == detail::Phase::kCreated)
+    throw std::logic_error("mp::Process::join: can only join a started process");
+  if (s.phase == detail::Phase::kClosed)
+    throw std::logic_error("mp::Process::join: process object is closed");
+  MP_HOOK("process.join.before");
+  if (!s.join(timeout)) return false;
+  detail::unregister_child(&s);
+  return true;
+}
+
+bool Process::is_alive() {
+  auto& s = state();
+  if (s.phase == detail::Phase::kClosed)
+    throw std::logic_error("mp::Process::is_alive: process object is closed");
+  if (s.phase == detail::Phase::kCreated) return false;
+  return !s.try_reap();
+}
+
+namespace {
+void send_signal(detail::ProcessState& s, int sig, const char* what) {
+  if (s.phase != detail::Phase::kStarted)
+    throw std::logic_error(std::string("mp::Process::") + what + ": process not running");
+  if (s.used_method == StartMethod::kThread)
+    throw ProcessError(std::string("mp::Process::") + what +
+                       ": a thread-mode process cannot be stopped from outside; have the "
+                       "target watch an mp::Event instead");
+  if (s.done.load(std::memory_order_acquire)) return;
+  MP_HOOK("process.signal");
+  if (::syscall(SYS_pidfd_send_signal, s.sentinel, sig, nullptr, 0) != 0 && errno != ESRCH)
+    detail::throw_errno("pidfd_send_signal");
+}
+}  // namespace
+
+void Process::terminate() { send_signal(state(), SIGTERM, "terminate"); }
+void Process::kill() { send_signal(state(), SIGKILL, "kill"); }
+
+void Process::close() {
+  auto& s = state();
+  if (s.phase == detail::Phase::kClosed) return;
+  if (s.phase == detail::Phase::kStarted) {
+    if (!s.try_reap())
+      throw std::logic_error(
+          "mp::Process::close: cannot close a process while it is still "
+          "running; join() or terminate() it first");
+    detail::unregister_child(&s);
+  }
+  if (s.sentinel >= 0) ::close(s.sentinel);
+  s.sentinel = -1;
+  s.target.reset();
+  s.phase = detail::Phase::kClosed;
+}
+
+pid_t Process::pid() const { return state().pid; }
+
+std::optional<int> Process::exitcode() const {
+  auto& s = state();
+  if (!s.done.load(std::memory_order_acquire)) return std::nullopt;
+  return s.code.load(std::memory_order_relaxed);
+}
+
+int Process::sentinel() const {
+  auto& s = state();
+  if (s.phase != detail::Phase::kStarted)
+    throw std::logic_error("mp::Process::sentinel: process not started or closed");
+  return s.sentinel;
+}
+
+const std::string& Process::name() const { return state().name; }
+void Process::set_name(std::string name) { state().name = std::move(name); }
+bool Process::daemon() const { return state().daemon; }
+void Process::set_daemon(bool daemon) {
+  auto& s = state();
+  if (s.phase != detail::Phase::kCreated)
+    throw std::logic_error("mp::Process::set_daemon: process has already started");
+  s.daemon = daemon;
+}
+std::optional<StartMethod> Process::start_method() const { return state().method; }
+
+// -----------------------------------------------------------------------------
+// Free functions
+// -----------------------------------------------------------------------------
+
+ProcessInfo current_process() {
+  auto& me = detail::current_self();
+  return ProcessInfo{me.name, ::getpid(), me.daemon};
+}
+
+std::optional<ProcessInfo> parent_process() { return detail::current_self().parent; }
+
+std::vector<ProcessInfo> active_children() {
+  detail::reap_finished();
+  std::vector<ProcessInfo> out;
+  for (auto& s : detail::children_of(&detail::current_self()))
+    if (!s->try_reap()) out.push_back(ProcessInfo{s->name, s->pid, s->daemon});
+  return out;
+}
+
+int cpu_count() noexcept {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+void init(int argc, char** argv) {
+  detail::g_initialized.store(true);
+  detail::record_argv(argc, argv);
+  detail::run_if_spawned_child();  // never returns in a spawned child
+}
+
+namespace detail {
+void become_spawned_child(std::string name, bool daemon, std::vector<int> identity,
+                          ProcessInfo parent) {
+  g_self = new Self{std::move(name), daemon, std::move(identity), std::move(parent), {}};
+}
+void run_exit_function() { exit_function(); }
+void ensure_exit_function() {
+  std::call_once(g_atexit_once, [] { std::atexit(exit_function); });
+}
+}  // namespace detail
+
 }  // namespace mp

@@ -1,8 +1,303 @@
-// mp/process.h — processes and start methods. (Being written: see issue 2.)
+// mp/process.h — processes and the ways to start them.
+//
+//   mp::init(argc, argv)          the main guard: the first line of main
+//   mp::StartMethod               fork, spawn or thread; mp::kFork, mp::kSpawn, mp::kThread tags
+//   mp::Process                   a target function run in another process (or thread)
+//   mp::ProcessOptions            name and daemon flag for a Process
+//   mp::Context                   a start method chosen at run time: get_context("spawn")
+//   mp::StaticContext<M>          a start method known at compile time: get_context(mp::kSpawn)
+//   mp::ProcessInfo               name, pid and daemon flag of a running process
+//   current_process(), parent_process(), active_children(), cpu_count(),
+//   set_start_method(), get_start_method()
+//
+// Start methods, as in Python's multiprocessing:
+//   fork    the child is a copy of the parent (fork(2)); any callable and arguments work.
+//   spawn   the child is a fresh image of the same binary (posix_spawn of /proc/self/exe).
+//           The target must be a plain function — a free function or a captureless lambda —
+//           which the child finds by its offset in the binary; the arguments are serialized
+//           (mp/serialize.h). Shared primitives (segments) and Connections passed as
+//           arguments are inherited as descriptors. Needs mp::init first in main.
+//   thread  the "process" is a std::thread of this process (like multiprocessing.dummy), so
+//           that ThreadSanitizer sees races between processes. Any callable works.
+// The default is fork (Linux Python ≤ 3.13); set_start_method changes it for Processes
+// started afterwards without a context.
+//
+// Exit codes (Process::exitcode): nullopt while running; 0 when the target returns; n when
+// the child calls exit(n) (fork, spawn); 1 when the target throws — the exception's type
+// name and what() go to stderr; -N when the child was killed by signal N.
+//
+// No zombies: a Process destroyed without join is reaped later (at the next start,
+// active_children() or at exit). At exit of a process, as in Python, daemonic children are
+// terminated and every child is joined; a daemonic thread-mode child is left running.
 #pragma once
 
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mp/detail/spawn.h"
+
 namespace mp {
-// The main guard: call first in main. In a spawned child it runs the child's target and
-// never returns.
+
+// The main guard. Call it first in main, before anything that may start a process:
+//   int main(int argc, char** argv) { mp::init(argc, argv); ... }
+// In a process started by spawn it runs the target and exits with its exit code: it never
+// returns there. Elsewhere it records that the program may spawn and returns at once.
 void init(int argc, char** argv);
+
+enum class StartMethod { kFork, kSpawn, kThread };
+
+template <StartMethod M>
+struct StartMethodTag {
+  static constexpr StartMethod kMethod = M;
+};
+inline constexpr StartMethodTag<StartMethod::kFork> kFork{};
+inline constexpr StartMethodTag<StartMethod::kSpawn> kSpawn{};
+inline constexpr StartMethodTag<StartMethod::kThread> kThread{};
+
+// "fork", "spawn" or "thread".
+std::string_view start_method_name(StartMethod method) noexcept;
+// The method named `name`. Throws std::invalid_argument for any other name.
+StartMethod parse_start_method(std::string_view name);
+
+// Sets the method of Processes started without a context from now on. Throws
+// std::invalid_argument for an unknown name. Thread-safe.
+void set_start_method(std::string_view name);
+void set_start_method(StartMethod method);
+StartMethod get_start_method() noexcept;
+
+// Name and daemon flag of a new Process. An empty name gives "Process-N" (N counting the
+// processes this process started, ":"-joined with its own numbers for a child's children).
+// A daemon defaults to the daemon flag of the current process.
+struct ProcessOptions {
+  std::string name;
+  std::optional<bool> daemon;
+};
+
+// What current_process(), parent_process() and active_children() report.
+struct ProcessInfo {
+  std::string name;
+  pid_t pid = 0;  // in thread mode, the pid of the whole process
+  bool daemon = false;
+};
+
+namespace detail {
+struct ProcessState;
+}
+
+// -----------------------------------------------------------------------------
+// Process
+// -----------------------------------------------------------------------------
+//
+// A target callable and its arguments, run in a child by start(). Movable, not copyable:
+// one object owns the child. Not thread-safe: use one Process object from one thread at a
+// time (other processes and threads may watch the child through its sentinel).
+//
+//   mp::Process p(worker, 42, std::string("job"));
+//   p.start();
+//   p.join();
+//   assert(p.exitcode() == 0);
+//
+// The arguments are copied (decayed) into the Process; the child receives its own copies.
+// A misuse of the object (start twice, join before start, use after close) throws
+// std::logic_error.
+class Process {
+ public:
+  // A process that will run std::invoke(target, args...) with the start method current at
+  // start(). If that method is spawn, the target must be spawnable (see the file comment):
+  // otherwise start() throws mp::ProcessError. Use get_context(mp::kSpawn) to have that
+  // checked at compile time.
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
+             std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)
+  explicit Process(F&& target, Args&&... args)
+      : Process(std::nullopt, ProcessOptions{},
+                make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
+
+  template <class F, class... Args>
+    requires(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)
+  Process(ProcessOptions options, F&& target, Args&&... args)
+      : Process(std::nullopt, std::move(options),
+                make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
+
+  Process(Process&&) noexcept;
+  Process& operator=(Process&&) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  // Does not wait: a child still running is reaped later (see the file comment).
+  ~Process();
+
+  // Starts the child. Does not wait for the target. Preconditions: not started, not closed;
+  // the current process is not a daemon (as in Python, daemons have no children).
+  // Errors: mp::ProcessError if the spawn start method is used without mp::init in main, or
+  // with a target that cannot be spawned; std::system_error if the OS refuses (fork,
+  // posix_spawn, pidfd_open, memfd_create, ...).
+  void start();
+
+  // Blocks until the child has exited or `timeout` seconds have passed (negative: no limit;
+  // 0: does not block). Returns true if the child has exited (its exitcode is then set).
+  // Precondition: started. Survives EINTR.
+  bool join(double timeout = -1);
+
+  // True from start() until the child has exited. Does not block.
+  [[nodiscard]] bool is_alive();
+
+  // Sends SIGTERM (terminate) or SIGKILL (kill) to the child; nothing if it has already
+  // exited. Does not wait: join() afterwards. Exit code -15 or -9 (unless the child handles
+  // SIGTERM). Thread mode: a thread cannot be stopped from outside, so both throw
+  // mp::ProcessError; make the target watch an mp::Event instead.
+  void terminate();
+  void kill();
+
+  // Releases the sentinel and the record of the child. Precondition: the child has exited
+  // (throws std::logic_error otherwise, as Python's ValueError). Afterwards only name(),
+  // daemon() and exitcode() may be used.
+  void close();
+
+  // The child's pid (0 before start). Thread mode: the pid of this process.
+  [[nodiscard]] pid_t pid() const;
+  // nullopt until the child has been seen to exit (is_alive, join); see the file comment.
+  [[nodiscard]] std::optional<int> exitcode() const;
+  // A descriptor that becomes readable (poll, mp::wait) when the child exits: a pidfd, or in
+  // thread mode an eventfd. Owned by the Process; valid from start() until close().
+  [[nodiscard]] int sentinel() const;
+
+  [[nodiscard]] const std::string& name() const;
+  void set_name(std::string name);
+  [[nodiscard]] bool daemon() const;
+  // Precondition: not started.
+  void set_daemon(bool daemon);
+
+  // The start method fixed for this Process, or nullopt for "current at start()".
+  [[nodiscard]] std::optional<StartMethod> start_method() const;
+
+ private:
+  template <StartMethod>
+  friend class StaticContext;
+  friend class Context;
+
+  template <class F, class... Args>
+  static std::unique_ptr<detail::Target> make_target(F&& target, Args&&... args) {
+    return std::make_unique<detail::BoundTarget<std::decay_t<F>, std::decay_t<Args>...>>(
+        std::forward<F>(target), std::forward<Args>(args)...);
+  }
+
+  Process(std::optional<StartMethod> method, ProcessOptions options,
+          std::unique_ptr<detail::Target> target);
+
+  detail::ProcessState& state() const;
+
+  std::shared_ptr<detail::ProcessState> state_;
+};
+
+// -----------------------------------------------------------------------------
+// Contexts
+// -----------------------------------------------------------------------------
+
+// A start method chosen at run time (Python's get_context("spawn")). Processes made by
+// Process() use it whatever set_start_method says. A target that spawn cannot run is
+// rejected at start() (mp::ProcessError); a StaticContext rejects it at compile time.
+class Context {
+ public:
+  explicit Context(StartMethod method) noexcept : method_(method) {}
+
+  [[nodiscard]] StartMethod method() const noexcept { return method_; }
+  [[nodiscard]] std::string_view get_start_method() const noexcept {
+    return start_method_name(method_);
+  }
+
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
+             std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)::mp::Process
+  Process(F&& target, Args&&... args) const {
+    return ::mp::Process(
+        method_, ProcessOptions{},
+        ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
+  }
+
+  template <class F, class... Args>
+    requires(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)::mp::Process
+  Process(ProcessOptions options, F&& target, Args&&... args) const {
+    return ::mp::Process(
+        method_, std::move(options),
+        ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
+  }
+
+ private:
+  StartMethod method_;
+};
+
+// A start method known at compile time: get_context(mp::kSpawn). With spawn, a target that
+// is not a plain function, or arguments that cannot be serialized, do not compile.
+template <StartMethod M>
+class StaticContext {
+ public:
+  static constexpr StartMethod kMethod = M;
+
+  [[nodiscard]] static constexpr StartMethod method() noexcept { return M; }
+  [[nodiscard]] std::string_view get_start_method() const noexcept { return start_method_name(M); }
+  operator Context() const noexcept { return Context(M); }  // NOLINT: a context is a context
+
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions>)::mp::Process
+  Process(F&& target, Args&&... args) const {
+    return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
+  }
+
+  template <class F, class... Args>
+  ::mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+    if constexpr (M == StartMethod::kSpawn) {
+      static_assert(detail::PlainFunction<F>,
+                    "mp: a spawn target must be a plain function — a free function or a "
+                    "captureless lambda: the spawned child is a fresh image of the program and "
+                    "finds the function by its address in the binary, while a lambda's "
+                    "captures live only in the parent's memory. Pass the captured values as "
+                    "arguments instead, or use the fork or thread start method");
+      static_assert(!detail::PlainFunction<F> || detail::kIsSpawnable<F, Args...>,
+                    "mp: the arguments of a spawn target must match its parameters and be "
+                    "serializable (see mp/serialize.h): the spawned child receives them as bytes");
+    }
+    static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+                  "mp: the target cannot be called with these arguments");
+    return ::mp::Process(
+        M, std::move(options),
+        ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
+  }
+};
+
+// The context of the method named `name` ("fork", "spawn", "thread"); an empty name gives
+// the current default. Throws std::invalid_argument for any other name.
+Context get_context(std::string_view name = {});
+
+template <StartMethod M>
+constexpr StaticContext<M> get_context(StartMethodTag<M>) noexcept {
+  return {};
+}
+
+// -----------------------------------------------------------------------------
+// Free functions
+// -----------------------------------------------------------------------------
+
+// The process (or thread-mode process) calling it: "MainProcess" in the main program.
+ProcessInfo current_process();
+// The process that started the current one; nullopt in the main program.
+std::optional<ProcessInfo> parent_process();
+// The children started by the current process that are still running. Reaps (joins) those
+// that have exited, as Python does. Does not block.
+std::vector<ProcessInfo> active_children();
+// Number of CPUs online.
+int cpu_count() noexcept;
+
+namespace detail {
+// For tests of the main guard: whether mp::init has run in this process.
+bool initialized() noexcept;
+void set_initialized_for_testing(bool value) noexcept;
+}  // namespace detail
+
 }  // namespace mp

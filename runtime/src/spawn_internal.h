@@ -1,0 +1,82 @@
+// Private to the runtime: the state behind an mp::Process, shared by process.cpp (lifecycle,
+// fork, thread) and spawn.cpp (spawn and the spawned child's side of mp::init).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <typeinfo>
+#include <vector>
+
+#include "mp/process.h"
+
+namespace mp::detail {
+
+// Who the current process (or thread-mode process) is.
+struct Self {
+  std::string name;
+  bool daemon = false;
+  std::vector<int> identity;  // Process-1:2 is {1, 2}
+  std::optional<ProcessInfo> parent;
+  std::atomic<int> child_counter{0};
+};
+
+Self& current_self();
+
+enum class Phase { kCreated, kStarted, kClosed };
+
+struct ProcessState {
+  ~ProcessState();
+
+  // Records the exit if the child has exited. Never blocks.
+  bool try_reap();
+  // Waits up to `timeout` seconds (negative: forever) for the exit, then records it.
+  bool join(double timeout);
+
+  std::unique_ptr<Target> target;
+  std::optional<StartMethod> method;  // fixed by a context, or nullopt
+  StartMethod used_method = StartMethod::kFork;
+  std::string name;
+  bool daemon = false;
+  std::vector<int> identity;
+  Phase phase = Phase::kCreated;
+  const Self* parent = nullptr;
+
+  pid_t pid = 0;
+  int sentinel = -1;  // pidfd, or eventfd in thread mode
+  std::mutex reap_mutex;
+  std::atomic<bool> done{false};
+  std::atomic<int> code{0};
+
+  // Thread mode.
+  std::thread thread;
+  std::unique_ptr<Self> thread_self;
+  std::atomic<bool> thread_finished{false};
+};
+
+// Runs `body` as a child's target: an escaping exception is reported on stderr ("Process
+// <name>:" then "<type>: <what>") and gives exit code 1. Returns the exit code.
+int run_guarded(const std::string& name, const std::function<void()>& body);
+
+std::string demangled_type_name(const std::type_info& type);
+std::string current_exception_type_name();
+
+// spawn.cpp
+void start_spawn(ProcessState& s);
+void record_argv(int argc, char** argv);
+[[noreturn]] void run_spawned_child(int payload_fd);
+void run_if_spawned_child();
+
+// process.cpp, for the spawned child
+void become_spawned_child(std::string name, bool daemon, std::vector<int> identity,
+                          ProcessInfo parent);
+void run_exit_function();
+void ensure_exit_function();
+
+}  // namespace mp::detail
