@@ -198,7 +198,7 @@ def print_table(rows: list[Row]) -> None:
         print(f"{r.name:{width}}  {shown(r.ours, r.unit):>12}  {shown(r.reference, r.unit):>12}"
               f"  {ratio:>8}  {target:>7}  {r.status}")
     counts = {s: sum(r.status == s for r in rows) for s in ("ok", "short", "info", "missing")}
-    print(" ".join(f"{n} {s}" for s, n in counts.items() if n))
+    print(" ".join(f"{n} {s}" for s, n in counts.items() if n), flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
