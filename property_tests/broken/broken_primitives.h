@@ -1,0 +1,115 @@
+// Deliberately broken primitives, built only into the test tree: the harness must catch each.
+//
+//   RacyLock        a "lock" that checks a flag, then sets it: two processes both get in
+//   UnlockedCounter an increment as a read then a write, without a lock: increments are lost
+//   LeakyLock       a lock whose release forgets to clear the flag for one process: deadlock
+//
+// They live in shared memory (mp::detail::Segment) like the runtime's primitives, so they are
+// shared across fork as well as threads, and they call MP_HOOK at their racy steps as the
+// runtime does, so schedule noise can widen the window.
+#pragma once
+
+#include <sched.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "mp/detail/segment.h"
+#include "mp/hook.h"
+#include "mp/models/lock.h"
+#include "mp/models/value.h"
+
+namespace ipcheck::broken {
+
+using mp::models::ProcessId;
+
+class RacyLock {
+ public:
+  RacyLock() {
+    auto [ref, state] = mp::detail::make_shared_object<std::atomic<int>>("racy-lock", 0);
+    ref_ = ref;
+    held_ = state;
+  }
+
+  void acquire() {
+    for (;;) {
+      while (held_->load(std::memory_order_acquire) != 0) sched_yield();
+      MP_HOOK("broken.lock.checked");  // the window: another process may check here too
+      held_->store(1, std::memory_order_release);
+      return;
+    }
+  }
+  bool try_acquire() {
+    if (held_->load(std::memory_order_acquire) != 0) return false;
+    MP_HOOK("broken.lock.checked");
+    held_->store(1, std::memory_order_release);
+    return true;
+  }
+  void release() { held_->store(0, std::memory_order_release); }
+
+ private:
+  mp::detail::SegmentRef ref_;
+  std::atomic<int>* held_ = nullptr;
+};
+
+// The system under test for RacyLock, against mp::models::Lock.
+struct RacyLockSut {
+  RacyLock lock;
+  mp::models::Reply<> run(ProcessId, const mp::models::LockOp& op) {
+    using K = mp::models::LockOpKind;
+    switch (op.kind) {
+      case K::kAcquire:
+        lock.acquire();
+        return {};
+      case K::kTryAcquire:
+        return {lock.try_acquire() ? mp::models::Status::kOk : mp::models::Status::kFalse};
+      case K::kRelease:
+        lock.release();
+        return {};
+      case K::kLocked:
+        break;
+    }
+    return {mp::models::Status::kValueError};
+  }
+};
+
+class UnlockedCounter {
+ public:
+  UnlockedCounter() {
+    auto [ref, value] = mp::detail::make_shared_object<std::atomic<std::int64_t>>("counter", 0);
+    ref_ = ref;
+    value_ = value;
+  }
+  std::int64_t get() const { return value_->load(std::memory_order_acquire); }
+  void set(std::int64_t v) { value_->store(v, std::memory_order_release); }
+  // value += d, as `v.value += 1` does without get_lock(): a read, then a write.
+  std::int64_t add(std::int64_t d) {
+    const std::int64_t read = value_->load(std::memory_order_acquire);
+    MP_HOOK("broken.counter.read");
+    value_->store(read + d, std::memory_order_release);
+    return read + d;
+  }
+
+ private:
+  mp::detail::SegmentRef ref_;
+  std::atomic<std::int64_t>* value_ = nullptr;
+};
+
+// The system under test for UnlockedCounter, against mp::models::Value<int64_t>.
+struct UnlockedCounterSut {
+  UnlockedCounter counter;
+  mp::models::Reply<std::int64_t> run(ProcessId, const mp::models::ValueOp<std::int64_t>& op) {
+    switch (op.kind) {
+      case mp::models::ValueOpKind::kGet:
+        return mp::models::ok(counter.get());
+      case mp::models::ValueOpKind::kSet:
+        counter.set(op.value);
+        return {};
+      case mp::models::ValueOpKind::kAdd:
+        return mp::models::ok(counter.add(op.value));
+    }
+    return {mp::models::Status::kValueError};
+  }
+};
+
+}  // namespace ipcheck::broken

@@ -1,0 +1,211 @@
+// ipcheck/proptest/runner.h — running a program in real processes and checking it.
+//
+//   ipcheck::proptest::StartMode      how the branches become processes
+//   ipcheck::proptest::RunOptions     start mode, schedule, fault plan, watchdog
+//   ipcheck::proptest::run_program()  one case, supervised: its history or why it failed
+//   ipcheck::proptest::check_program() run_program + the linearizability check + the report
+//
+// The system under test is made by a factory, fresh for every case, in the case's own
+// process, before the branches start (so a fork-mode branch inherits it, as a Python child
+// inherits a Lock). It performs one operation at a time for a process:
+//
+//   struct LockSut {
+//     mp::Lock lock;
+//     mp::models::Reply<> run(ProcessId p, const mp::models::LockOp& op);
+//     // Optional: an operation recorded as two (Condition::wait, Barrier::wait).
+//     static std::optional<Op> second_phase(const Op& op);
+//   };
+//
+// Each case runs in a throwaway child process (the supervisor) with a watchdog: a crash, an
+// unexpected exit or a deadlock there becomes a failing case with its reason and the history
+// recorded up to that point, and the test process carries on (so RapidCheck can shrink).
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ipcheck/proptest/history.h"
+#include "ipcheck/proptest/linearizability.h"
+#include "ipcheck/proptest/program.h"
+#include "ipcheck/proptest/recorder.h"
+#include "ipcheck/proptest/report.h"
+#include "ipcheck/proptest/schedule.h"
+#include "mp/models/model.h"
+
+namespace ipcheck::proptest {
+
+enum class StartMode : std::uint8_t {
+  kFork,    // each branch is a forked process
+  kThread,  // each branch is a thread of the case process (ThreadSanitizer sees races)
+};
+
+const char* to_string(StartMode mode);
+
+struct RunOptions {
+  StartMode mode = StartMode::kFork;
+  Schedule schedule;
+  FaultPlan fault;  // ignored in thread mode (a kill would take every thread)
+  std::chrono::milliseconds watchdog{5000};
+};
+
+// "mode=fork schedule=seed=0x2a fault=none": the run's half of a reproduce line.
+std::string to_string(const RunOptions& options);
+
+template <class M>
+struct RunOutcome {
+  std::vector<Operation<typename M::Op, typename M::Result>> history;
+  std::string failure;  // empty when every process ran to its end as planned
+};
+
+template <class S, class M>
+concept SystemUnderTest = requires(S& sut, ProcessId p, const typename M::Op& op) {
+  { sut.run(p, op) } -> std::convertible_to<typename M::Result>;
+};
+
+namespace detail {
+
+// Runs `body` in a child process in its own process group and waits at most `watchdog` for
+// it. Returns "" if it exited 0, else why not (killing the whole group on a timeout).
+std::string supervise(const std::function<void()>& body, std::chrono::milliseconds watchdog);
+
+// Starts `branches` forked children, waits for all; a child killed by SIGKILL whose death
+// `planned(i)` confirms is fine. Returns "" or what went wrong.
+std::string run_forked(const std::vector<std::function<void()>>& branches,
+                       const std::function<bool(int)>& planned);
+
+template <class M, class Sut>
+void run_ops(Sut& sut, Recorder<typename M::Op, typename M::Result>& recorder, ProcessId p,
+             const std::vector<typename M::Op>& ops) {
+  for (const auto& op : ops) {
+    std::optional<typename M::Op> second;
+    if constexpr (requires { Sut::second_phase(op); }) second = Sut::second_phase(op);
+    perturb("proptest.op.gap");  // between operations: e.g. the time a lock is held
+    const std::size_t slot = recorder.invoke(p, op);
+    const std::size_t second_slot = second ? recorder.invoke(p, *second) : 0;
+    perturb("proptest.op.before");
+    typename M::Result result = sut.run(p, op);
+    perturb("proptest.op.after");
+    recorder.complete(p, slot, result);
+    if (second) recorder.complete(p, second_slot, result);
+  }
+}
+
+template <class Op, class Result>
+void observe_kill(void* recorder, ProcessId p) noexcept {
+  static_cast<Recorder<Op, Result>*>(recorder)->crash(p);
+}
+
+}  // namespace detail
+
+// Runs `program` once under `options`. Blocks until the case ended or its watchdog fired.
+template <mp::models::Model M, class Factory>
+RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& program,
+                          const RunOptions& options) {
+  using Op = typename M::Op;
+  using Result = typename M::Result;
+  Recorder<Op, Result> recorder(program.processes(), 2 * program.operation_count() + 2);
+  const FaultPlan fault = options.mode == StartMode::kThread ? FaultPlan{} : options.fault;
+  auto enter = [&](ProcessId p) {
+    detail::enter_process(p, options.schedule, fault, &detail::observe_kill<Op, Result>, &recorder);
+  };
+  auto guarded = [&](ProcessId p, const std::vector<Op>& ops, auto& sut) {
+    try {
+      detail::run_ops<M>(sut, recorder, p, ops);
+    } catch (const std::exception& e) {
+      recorder.fail(("process " + std::to_string(p) + " threw: " + e.what()).c_str());
+    } catch (...) {
+      recorder.fail(("process " + std::to_string(p) + " threw an unknown exception").c_str());
+    }
+  };
+
+  std::string failure = detail::supervise(
+      [&] {
+        enter(0);
+        auto sut = make_sut();
+        static_assert(SystemUnderTest<decltype(sut), M>,
+                      "the factory must make an object with run(ProcessId, Op) -> Result");
+        guarded(0, program.prefix, sut);
+        if (!recorder.failure().empty()) return;
+        std::vector<std::function<void()>> branches;
+        for (std::size_t i = 0; i < program.branches.size(); ++i) {
+          const auto p = static_cast<ProcessId>(i + 1);
+          branches.push_back([&, i, p] {
+            enter(p);
+            recorder.start_together(static_cast<int>(program.branches.size()));
+            guarded(p, program.branches[i], sut);
+            detail::leave_process();
+          });
+        }
+        if (options.mode == StartMode::kFork) {
+          std::string error = detail::run_forked(
+              branches, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
+          if (!error.empty()) recorder.fail(error.c_str());
+        } else {
+          std::vector<std::thread> threads;
+          for (auto& branch : branches) threads.emplace_back(branch);
+          for (auto& thread : threads) thread.join();
+        }
+        if (!recorder.failure().empty()) return;
+        enter(0);
+        guarded(0, program.suffix, sut);
+        detail::leave_process();
+      },
+      options.watchdog);
+  RunOutcome<M> outcome;
+  outcome.history = recorder.history();
+  outcome.failure = !recorder.failure().empty() ? recorder.failure() : failure;
+  return outcome;
+}
+
+struct CaseReport {
+  bool passed = false;
+  Verdict verdict = Verdict::kUnknown;
+  // For a failure: the reason, the per-process table, the reproduce line and the report
+  // files. Empty for a pass.
+  std::string text;
+};
+
+// Runs `program` and checks its history against `initial`. A case passes only if it ran to
+// its end and its history is linearizable; on failure the report is written (write_report)
+// and summarised in CaseReport::text, whose first line reproduces the run.
+template <mp::models::Model M, class Factory>
+CaseReport check_program(const std::string& name, const M& initial, Factory&& make_sut,
+                         const Program<typename M::Op>& program, const RunOptions& options,
+                         const CheckOptions& check = {}) {
+  RunOutcome<M> outcome = run_program<M>(make_sut, program, options);
+  CaseReport report;
+  CheckResult result;
+  std::string verdict;
+  if (outcome.failure.empty()) {
+    result = check_linearizable(initial, outcome.history, check);
+    report.verdict = result.verdict;
+    report.passed = result.verdict == Verdict::kLinearizable;
+    verdict = to_string(result.verdict);
+    if (!result.partition.empty()) verdict += " (key " + result.partition + ")";
+  } else {
+    verdict = outcome.failure;
+    report.verdict = Verdict::kNotLinearizable;
+  }
+  if (report.passed) return report;
+  Timeline timeline = make_timeline(outcome.history, outcome.failure.empty() ? &result : nullptr);
+  timeline.title = name;
+  timeline.verdict = verdict;
+  timeline.reproduce = "ipcheck-proptest: " + name + " " + to_string(options) +
+                       " (with the RC_PARAMS reproduce string RapidCheck prints)";
+  const std::string file = write_report(timeline);
+  report.text = timeline.reproduce + "\n" + name + ": " + verdict + "\n" + format_table(timeline);
+  if (!file.empty()) report.text += "timeline: " + file + "\n";
+  return report;
+}
+
+}  // namespace ipcheck::proptest

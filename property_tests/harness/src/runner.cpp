@@ -1,0 +1,122 @@
+// The supervisor: each case in a throwaway process group, watched by a watchdog.
+#include "ipcheck/proptest/runner.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <cstdio>
+
+#include "mp/errors.h"
+
+namespace ipcheck::proptest {
+
+const char* to_string(StartMode mode) {
+  switch (mode) {
+    case StartMode::kFork:
+      return "fork";
+    case StartMode::kThread:
+      return "thread";
+  }
+  return "?";
+}
+
+std::string to_string(const RunOptions& options) {
+  return std::string("mode=") + to_string(options.mode) +
+         " schedule=" + to_string(options.schedule) + " fault=" + to_string(options.fault);
+}
+
+namespace detail {
+namespace {
+
+std::string describe_status(const char* who, int status) {
+  char buffer[160];
+  if (WIFEXITED(status)) {
+    std::snprintf(buffer, sizeof buffer, "%s exited with status %d", who, WEXITSTATUS(status));
+  } else if (WIFSIGNALED(status)) {
+    std::snprintf(buffer, sizeof buffer, "%s was killed by signal %d (%s)", who, WTERMSIG(status),
+                  strsignal(WTERMSIG(status)));
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%s stopped (status %#x)", who, status);
+  }
+  return buffer;
+}
+
+pid_t wait_for(pid_t pid, int* status) {
+  pid_t result;
+  do {
+    result = waitpid(pid, status, 0);
+  } while (result < 0 && errno == EINTR);
+  return result;
+}
+
+}  // namespace
+
+std::string supervise(const std::function<void()>& body, std::chrono::milliseconds watchdog) {
+  std::fflush(nullptr);  // or buffered output would be written twice
+  const pid_t pid = fork();
+  if (pid < 0) mp::detail::throw_errno("fork");
+  if (pid == 0) {
+    setpgid(0, 0);
+    try {
+      body();
+    } catch (...) {
+      _exit(3);
+    }
+    _exit(0);
+  }
+  setpgid(pid, pid);  // also here: whichever runs first, the group exists before a kill
+  const auto deadline = std::chrono::steady_clock::now() + watchdog;
+  int status = 0;
+  long pause_us = 20;
+  for (;;) {
+    const pid_t result = waitpid(pid, &status, WNOHANG);
+    if (result == pid) break;
+    if (result < 0 && errno != EINTR) mp::detail::throw_errno("waitpid");
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      wait_for(pid, &status);
+      return "watchdog: the case did not end within " + std::to_string(watchdog.count()) +
+             " ms (a deadlock, or a process blocked for good)";
+    }
+    usleep(static_cast<useconds_t>(pause_us));
+    pause_us = std::min(pause_us * 2, 1000L);
+  }
+  kill(-pid, SIGKILL);  // whatever the case left running
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return describe_status("the case process", status);
+}
+
+std::string run_forked(const std::vector<std::function<void()>>& branches,
+                       const std::function<bool(int)>& planned) {
+  std::vector<pid_t> pids;
+  std::fflush(nullptr);
+  for (const auto& branch : branches) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      for (pid_t started : pids) kill(started, SIGKILL);
+      for (pid_t started : pids) wait_for(started, nullptr);
+      return std::string("fork failed: ") + strerror(errno);
+    }
+    if (pid == 0) {
+      branch();
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  std::string error;
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    int status = 0;
+    wait_for(pids[i], &status);
+    const bool ok =
+        (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+        (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && planned(static_cast<int>(i)));
+    if (!ok && error.empty()) {
+      error = describe_status(("process " + std::to_string(i + 1)).c_str(), status);
+    }
+  }
+  return error;
+}
+
+}  // namespace detail
+}  // namespace ipcheck::proptest

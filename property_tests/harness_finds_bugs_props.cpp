@@ -1,0 +1,158 @@
+// The harness tests itself: deliberately broken primitives must be caught, within a bounded
+// number of cases, under fork and under thread. If one of these tests fails, the property
+// tests of the runtime prove nothing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "broken/broken_primitives.h"
+#include "ipcheck/proptest/rapidcheck.h"
+#include "mp/models/lock.h"
+#include "mp/models/value.h"
+
+namespace ipcheck::proptest {
+namespace {
+
+namespace m = mp::models;
+using I = std::int64_t;
+
+// Many short critical sections in every process: contention is what exposes a racy lock.
+constexpr ProgramShape kBusy{.min_branches = 3, .max_branches = 4, .max_branch_blocks = 8};
+
+rc::Gen<std::vector<m::LockOp>> lock_block() {
+  return rc::gen::element(
+      std::vector<m::LockOp>{{m::LockOpKind::kAcquire}, {m::LockOpKind::kRelease}});
+}
+
+rc::Gen<std::vector<m::ValueOp<I>>> counter_block() {
+  return single(rc::gen::oneOf(rc::gen::just(m::ValueOp<I>{m::ValueOpKind::kAdd, 1}),
+                               rc::gen::just(m::ValueOp<I>{m::ValueOpKind::kGet})));
+}
+
+// Runs up to `cases` generated cases (seeded: the same cases every run) and returns the
+// report of the first that fails, or "" if none does.
+template <class M, class Sut, class Op>
+std::string first_failure(const std::string& name, const M& model, rc::Gen<Program<Op>> programs,
+                          StartMode mode, int cases) {
+  for (int i = 0; i < cases; ++i) {
+    const Program<Op> program = programs(rc::Random(1000 + i), 50).value();
+    RunOptions options;
+    options.mode = mode;
+    options.schedule.seed = 0x5eed + i;
+    options.schedule.max_delay_us = 300;
+    options.watchdog = std::chrono::milliseconds(3000);
+    CaseReport report = check_program(name, model, [] { return Sut{}; }, program, options);
+    if (!report.passed) {
+      std::cout << name << ": found at case " << i << "\n";
+      return report.text;
+    }
+  }
+  return "";
+}
+
+class FindsBugs : public testing::TestWithParam<StartMode> {};
+
+TEST_P(FindsBugs, TwoHoldersOfARacyLock) {
+  const std::string report = first_failure<m::Lock, broken::RacyLockSut>(
+      std::string("FindsBugs.RacyLock_") + to_string(GetParam()), m::Lock{},
+      gen_program(lock_block(), kBusy), GetParam(), 200);
+  ASSERT_FALSE(report.empty()) << "the harness missed a lock that lets two holders in";
+  EXPECT_NE(report.find("not linearizable"), std::string::npos) << report;
+  std::cout << report;
+}
+
+TEST_P(FindsBugs, ALostIncrement) {
+  const std::string report = first_failure<m::Value<I>, broken::UnlockedCounterSut>(
+      std::string("FindsBugs.LostIncrement_") + to_string(GetParam()), m::Value<I>{},
+      gen_program(counter_block()), GetParam(), 200);
+  ASSERT_FALSE(report.empty()) << "the harness missed a non-atomic increment";
+  EXPECT_NE(report.find("not linearizable"), std::string::npos) << report;
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, FindsBugs, testing::Values(StartMode::kFork, StartMode::kThread),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+struct SleepySut {  // a process that never returns from its operation
+  m::Reply<> run(ProcessId p, const m::LockOp&) {
+    if (p == 1) pause();
+    return {};
+  }
+};
+
+TEST(Supervisor, ADeadlockBecomesAFailingCaseWithItsReason) {
+  Program<m::LockOp> program;
+  program.branches = {{{m::LockOpKind::kAcquire}}, {{m::LockOpKind::kAcquire}}};
+  RunOptions options;
+  options.watchdog = std::chrono::milliseconds(200);
+  RunOutcome<m::Lock> outcome = run_program<m::Lock>([] { return SleepySut{}; }, program, options);
+  EXPECT_NE(outcome.failure.find("watchdog"), std::string::npos) << outcome.failure;
+  ASSERT_EQ(outcome.history.size(), 2u);
+  int pending = 0;
+  for (const auto& entry : outcome.history) pending += entry.indeterminate();
+  EXPECT_EQ(pending, 1) << "the blocked operation is recorded as cut off";
+}
+
+struct CrashingSut {
+  m::Reply<> run(ProcessId p, const m::LockOp&) {
+    if (p == 2) *static_cast<volatile int*>(nullptr) = 1;
+    return {};
+  }
+};
+
+TEST(Supervisor, ACrashBecomesAFailingCaseWithItsReason) {
+  Program<m::LockOp> program;
+  program.branches = {{{m::LockOpKind::kAcquire}}, {{m::LockOpKind::kAcquire}}};
+  RunOutcome<m::Lock> outcome = run_program<m::Lock>([] { return CrashingSut{}; }, program, {});
+  EXPECT_NE(outcome.failure.find("process 2 was killed by signal 11"), std::string::npos)
+      << outcome.failure;
+}
+
+TEST(FaultPlan, AKilledProcessLeavesAnIndeterminateOperationAndADeath) {
+  Program<m::ValueOp<I>> program;
+  program.branches = {{{m::ValueOpKind::kAdd, 1}, {m::ValueOpKind::kAdd, 1}},
+                      {{m::ValueOpKind::kGet}}};
+  program.suffix = {{m::ValueOpKind::kGet}};
+  RunOptions options;
+  options.fault.process = 1;
+  std::strcpy(options.fault.point, "proptest.op.after");
+  options.fault.hit = 2;  // after the second add took effect, before it was recorded
+  RunOutcome<m::Value<I>> outcome =
+      run_program<m::Value<I>>([] { return broken::UnlockedCounterSut{}; }, program, options);
+  ASSERT_EQ(outcome.failure, "");
+  int cut_off = 0, deaths = 0;
+  for (const auto& entry : outcome.history) {
+    cut_off += entry.indeterminate();
+    deaths += entry.kind == Operation<m::ValueOp<I>, m::Reply<I>>::Kind::kCrash;
+  }
+  EXPECT_EQ(cut_off, 1);
+  EXPECT_EQ(deaths, 1);
+  const auto& last = outcome.history[outcome.history.size() - 1 - 1 - 2 - 1];  // by process
+  ASSERT_EQ(last.process, 0);
+  EXPECT_EQ(*last.result, m::ok<I>(2)) << "the cut-off add took effect";
+  EXPECT_EQ(check_linearizable(m::Value<I>{}, outcome.history).verdict, Verdict::kLinearizable);
+}
+
+TEST(Report, AFailingCaseWritesJsonAndAnHtmlTimeline) {
+  Program<m::LockOp> program;
+  program.branches = {{{m::LockOpKind::kAcquire}}, {{m::LockOpKind::kAcquire}}};
+  struct TwoHolders {
+    m::Reply<> run(ProcessId, const m::LockOp&) { return {}; }
+  };
+  CaseReport report =
+      check_program("Report.TwoHolders", m::Lock{}, [] { return TwoHolders{}; }, program, {});
+  ASSERT_FALSE(report.passed);
+  EXPECT_NE(report.text.find("ipcheck-proptest: Report.TwoHolders mode=fork"), std::string::npos)
+      << "the first line reproduces the run";
+  EXPECT_NE(report.text.find("cannot be placed"), std::string::npos) << report.text;
+  const std::string html = output_directory() + "/Report_TwoHolders.html";
+  std::ifstream file(html);
+  ASSERT_TRUE(file) << html;
+  std::string text((std::istreambuf_iterator<char>(file)), {});
+  EXPECT_NE(text.find("data-process=\"2\""), std::string::npos) << "a lane per process";
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_TRUE(std::ifstream(output_directory() + "/Report_TwoHolders.json"));
+}
+
+}  // namespace
+}  // namespace ipcheck::proptest
