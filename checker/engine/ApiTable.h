@@ -1,0 +1,128 @@
+//===- ApiTable.h - What each library's functions do to shared state
+//-------===//
+//
+// The checker knows no library by heart: everything it knows about `mp`, POSIX,
+// the standard library or Boost.Interprocess comes from the YAML tables in
+// models/api/. Supporting a new library means adding a table.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IPCHECK_ENGINE_APITABLE_H
+#define IPCHECK_ENGINE_APITABLE_H
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include <string>
+#include <vector>
+
+namespace clang {
+class CallExpr;
+class CXXRecordDecl;
+class FunctionDecl;
+class CXXConstructExpr;
+class Decl;
+} // namespace clang
+
+namespace ipcheck {
+
+/// What a call does to the shared object it names. A function can have several.
+enum ApiRole : unsigned {
+  RoleAcquire = 1u << 0,
+  RoleTryAcquire = 1u << 1,
+  RoleRelease = 1u << 2,
+  RoleBlock = 1u << 3,
+  RoleRead = 1u << 4,
+  RoleWrite = 1u << 5,
+  RoleAtomicRMW = 1u << 6,
+  RoleCompareExchange = 1u << 7,
+  RoleReference = 1u << 8,
+  RoleLockOf = 1u << 9,
+  RoleWait = 1u << 10,
+  RoleFetch = 1u << 11,
+  RoleWriteBack = 1u << 12,
+};
+
+/// Which argument names the shared object of a call.
+enum : int {
+  ObjectImplicit =
+      -1, ///< The object of a method, or the first argument of a free function.
+  ObjectAllArgs = -2, ///< Every argument (std::lock(a, b)).
+};
+
+/// One function or method of a table.
+struct ApiFunction {
+  std::string
+      Name; ///< Qualified, without template arguments: `mp::Value::get`.
+  std::string Library;
+  unsigned Roles = 0;
+  int Object = ObjectImplicit;
+  int ResultArg = -1; ///< A read that returns its value through this argument.
+  int LockArg = -1;   ///< For a wait: the argument holding the lock let go (-1:
+                      ///< the object).
+};
+
+/// An RAII guard class: its constructor acquires the locks passed to it, its
+/// destructor releases them, and the named members release and re-acquire.
+struct ApiGuard {
+  std::string Class;
+  std::vector<std::string> LockMembers;
+  std::vector<std::string> UnlockMembers;
+};
+
+struct ApiLockKind {
+  std::string Class;
+  bool Reentrant = false;
+};
+
+/// All tables loaded for a run, with the lookups the analyses need.
+class ApiTable {
+public:
+  /// Loads one table, adding to what is loaded.
+  llvm::Error loadFile(llvm::StringRef Path);
+  /// Loads one table from text (tests, embedded tables).
+  llvm::Error loadText(llvm::StringRef Text, llvm::StringRef Name);
+  /// Loads every `*.yaml` of a directory.
+  llvm::Error loadDirectory(llvm::StringRef Dir);
+
+  /// The entry for a call, or null if the callee is not in a table. Methods are
+  /// found through the class of the object (so that `std::atomic<int>::load`,
+  /// declared in a base class, is found as `std::atomic::load`) and through the
+  /// class that declares them.
+  const ApiFunction *lookup(const clang::CallExpr *Call) const;
+  const ApiFunction *lookupName(llvm::StringRef QualifiedName) const;
+
+  /// The guard description for a class, or null.
+  const ApiGuard *lookupGuard(const clang::CXXRecordDecl *Class) const;
+  /// The lock kind of a class (through a typedef or reference), or null.
+  const ApiLockKind *lookupLockKind(const clang::CXXRecordDecl *Class) const;
+  const ApiLockKind *lookupLockKindName(llvm::StringRef Name) const;
+
+  bool empty() const { return Functions.empty() && Guards.empty(); }
+  size_t size() const { return Functions.size(); }
+  std::vector<std::string> libraries() const { return Libraries; }
+
+  /// `ns::Class` of a record, without template arguments and inline namespaces.
+  static std::string qualifiedName(const clang::Decl *D);
+
+private:
+  const ApiFunction *lookupMethod(const clang::CXXRecordDecl *Class,
+                                  llvm::StringRef Method, unsigned Depth) const;
+
+  llvm::StringMap<ApiFunction> Functions;
+  llvm::StringMap<ApiGuard> Guards;
+  llvm::StringMap<ApiLockKind> LockKinds;
+  std::vector<std::string> Libraries;
+  mutable llvm::DenseMap<const clang::FunctionDecl *, const ApiFunction *>
+      DeclCache;
+};
+
+/// The directory of the tables shipped with ipcheck, found relative to the
+/// binary that contains \p AddressInBinary: `<prefix>/share/ipcheck/api` when
+/// installed, the source tree's models/api in a build tree.
+std::string defaultApiDirectory(void *AddressInBinary);
+
+} // namespace ipcheck
+
+#endif

@@ -1,0 +1,54 @@
+//===- Check.h - The interface of an ipcheck check ------------------------===//
+
+#ifndef IPCHECK_ENGINE_CHECK_H
+#define IPCHECK_ENGINE_CHECK_H
+
+#include "engine/FunctionAnalysis.h"
+#include "clang/Basic/SourceLocation.h"
+#include "llvm/ADT/StringRef.h"
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ipcheck {
+
+/// The other half of a pattern: where the check was made, where the lock was
+/// taken.
+struct FindingNote {
+  clang::SourceLocation Loc;
+  std::string Message;
+};
+
+/// One diagnostic of one check, before suppression.
+struct Finding {
+  std::string Check;
+  clang::SourceLocation Loc;
+  std::string Message; ///< Without the `[check]` suffix.
+  std::vector<FindingNote> Notes;
+  const clang::FunctionDecl *Function = nullptr;
+};
+
+/// A check turns the facts of the engine's analysis of one function into
+/// findings.
+class IpcCheck {
+public:
+  virtual ~IpcCheck() = default;
+  /// `ipc-check-then-act`.
+  virtual llvm::StringRef name() const = 0;
+  /// The doc's first sentence (SARIF rule help, `--list-checks`).
+  virtual llvm::StringRef summary() const = 0;
+  virtual void check(const FunctionResult &Result, AnalysisContext &Ctx,
+                     std::vector<Finding> &Findings) = 0;
+};
+
+/// Every check ipcheck has, in a stable order.
+std::vector<std::unique_ptr<IpcCheck>> createAllChecks();
+
+/// The earliest of \p Reads in the source (notes point at the first check).
+ReadKey firstRead(const FunctionResult &Result,
+                  const std::vector<ReadKey> &Reads,
+                  const clang::SourceManager &SM);
+
+} // namespace ipcheck
+
+#endif

@@ -1,0 +1,140 @@
+//===- Driver.cpp - Running the checks over a translation unit -----------===//
+
+#include "engine/Driver.h"
+#include "checks/CheckThenActCheck.h"
+#include "checks/NonatomicUpdateCheck.h"
+
+#include "clang/AST/ASTContext.h"
+#include "clang/AST/RecursiveASTVisitor.h"
+#include "clang/Frontend/CompilerInstance.h"
+#include "llvm/Support/FileSystem.h"
+
+using namespace clang;
+
+namespace ipcheck {
+
+std::vector<std::unique_ptr<IpcCheck>> createAllChecks() {
+  std::vector<std::unique_ptr<IpcCheck>> Checks;
+  Checks.push_back(std::make_unique<CheckThenActCheck>());
+  Checks.push_back(std::make_unique<NonatomicUpdateCheck>());
+  return Checks;
+}
+
+ReadKey firstRead(const FunctionResult &Result,
+                  const std::vector<ReadKey> &Reads, const SourceManager &SM) {
+  assert(!Reads.empty() && "no read to choose from");
+  ReadKey Best = Reads.front();
+  for (ReadKey K : Reads)
+    if (SM.isBeforeInTranslationUnit(Result.Reads.at(K).Loc,
+                                     Result.Reads.at(Best).Loc))
+      Best = K;
+  return Best;
+}
+
+llvm::Error RunConfig::loadTables(void *AddressInBinary,
+                                  const std::vector<std::string> &Extra,
+                                  bool Defaults) {
+  if (Defaults)
+    if (llvm::Error E = Api.loadDirectory(defaultApiDirectory(AddressInBinary)))
+      return E;
+  for (const std::string &Path : Extra) {
+    llvm::Error E = llvm::sys::fs::is_directory(Path) ? Api.loadDirectory(Path)
+                                                      : Api.loadFile(Path);
+    if (E)
+      return E;
+  }
+  return llvm::Error::success();
+}
+
+namespace {
+
+/// The functions written in the main file, lambdas included.
+class MainFileFunctions : public RecursiveASTVisitor<MainFileFunctions> {
+public:
+  explicit MainFileFunctions(const SourceManager &SM) : SM(SM) {}
+
+  bool TraverseDecl(Decl *D) {
+    if (!D)
+      return true;
+    if (!isa<TranslationUnitDecl>(D) && D->getLocation().isValid() &&
+        !SM.isInMainFile(SM.getExpansionLoc(D->getLocation())))
+      return true;
+    return RecursiveASTVisitor::TraverseDecl(D);
+  }
+  bool VisitFunctionDecl(FunctionDecl *FD) {
+    if (FD->doesThisDeclarationHaveABody() && !FD->isDependentContext())
+      Functions.push_back(FD);
+    return true;
+  }
+  bool VisitLambdaExpr(LambdaExpr *L) {
+    CXXMethodDecl *Call = L->getCallOperator();
+    if (Call && Call->hasBody() && !Call->isDependentContext())
+      Functions.push_back(Call);
+    return true;
+  }
+
+  std::vector<const FunctionDecl *> Functions;
+
+private:
+  const SourceManager &SM;
+};
+
+class IpcheckConsumer : public ASTConsumer {
+public:
+  IpcheckConsumer(CompilerInstance &CI, std::shared_ptr<const RunConfig> Shared)
+      : CI(CI), Shared(std::move(Shared)), Config(*this->Shared),
+        Report(Config.Report, Config.Log) {}
+
+  void HandleTranslationUnit(ASTContext &Ctx) override {
+    DiagnosticsEngine &Diags = CI.getDiagnostics();
+    // Code that does not compile has no meaning to check.
+    if (Diags.hasErrorOccurred())
+      return;
+    if (Config.Log)
+      ++Config.Log->CompiledUnits;
+    std::vector<IpcCheck *> Enabled;
+    for (const auto &C : Config.Checks)
+      if (Report.enabled(C->name()))
+        Enabled.push_back(C.get());
+    if (Enabled.empty())
+      return;
+    const SourceManager &SM = Ctx.getSourceManager();
+    MainFileFunctions Visitor(SM);
+    Visitor.TraverseDecl(Ctx.getTranslationUnitDecl());
+    AnalysisContext Analysis(Ctx, Config.Api);
+    std::vector<Finding> Findings;
+    for (const FunctionDecl *FD : Visitor.Functions) {
+      const FunctionResult &R = Analysis.analyze(FD);
+      if (!R.Analyzed)
+        continue;
+      for (IpcCheck *C : Enabled)
+        C->check(R, Analysis, Findings);
+    }
+    std::vector<size_t> Order(Findings.size());
+    for (size_t I = 0; I < Order.size(); ++I)
+      Order[I] = I;
+    std::sort(Order.begin(), Order.end(), [&](size_t A, size_t B) {
+      if (Findings[A].Loc != Findings[B].Loc)
+        return SM.isBeforeInTranslationUnit(Findings[A].Loc, Findings[B].Loc);
+      return A < B;
+    });
+    for (size_t I : Order)
+      Report.report(Findings[I], Diags, SM);
+  }
+
+private:
+  CompilerInstance &CI;
+  std::shared_ptr<const RunConfig> Shared;
+  const RunConfig &Config;
+  Reporter Report;
+};
+
+} // namespace
+
+std::unique_ptr<ASTConsumer>
+createIpcheckConsumer(CompilerInstance &CI,
+                      std::shared_ptr<const RunConfig> Config) {
+  return std::make_unique<IpcheckConsumer>(CI, std::move(Config));
+}
+
+} // namespace ipcheck

@@ -1,0 +1,817 @@
+//===- FunctionAnalysis.cpp - Locksets and shared reads over clang's CFG --===//
+
+#include "engine/FunctionAnalysis.h"
+
+#include "clang/AST/ASTContext.h"
+#include "clang/AST/DeclCXX.h"
+#include "clang/AST/ExprCXX.h"
+#include "clang/AST/ParentMap.h"
+#include "clang/AST/StmtCXX.h"
+#include "clang/Analysis/Analyses/Dominators.h"
+#include "clang/Analysis/CFG.h"
+#include "llvm/ADT/STLExtras.h"
+#include <deque>
+#include <set>
+
+using namespace clang;
+
+namespace ipcheck {
+namespace {
+
+using LockSet = std::set<PathId>;
+using ReadSet = std::set<ReadKey>;
+
+/// The dataflow fact at one program point.
+struct State {
+  bool Reached = false;
+  LockSet Held;
+  std::map<ReadKey, LockSet> Live; ///< Read -> locks held continuously since.
+  std::map<const ValueDecl *, ReadSet> VarTaint;
+
+  bool operator==(const State &O) const {
+    return Reached == O.Reached && Held == O.Held && Live == O.Live &&
+           VarTaint == O.VarTaint;
+  }
+
+  void join(const State &O) {
+    if (!O.Reached)
+      return;
+    if (!Reached) {
+      *this = O;
+      return;
+    }
+    LockSet Both;
+    std::set_intersection(Held.begin(), Held.end(), O.Held.begin(),
+                          O.Held.end(), std::inserter(Both, Both.begin()));
+    Held = std::move(Both);
+    for (const auto &[Key, Locks] : O.Live) {
+      auto It = Live.find(Key);
+      if (It == Live.end()) {
+        Live.insert({Key, Locks});
+        continue;
+      }
+      LockSet Common;
+      std::set_intersection(It->second.begin(), It->second.end(), Locks.begin(),
+                            Locks.end(), std::inserter(Common, Common.begin()));
+      It->second = std::move(Common);
+    }
+    for (const auto &[Var, Reads] : O.VarTaint)
+      VarTaint[Var].insert(Reads.begin(), Reads.end());
+  }
+
+  void release(PathId Lock) {
+    Held.erase(Lock);
+    for (auto &Entry : Live)
+      Entry.second.erase(Lock);
+  }
+};
+
+/// How the result of a `reference` call (a proxy or reference to shared state)
+/// is used.
+enum class RefUse { None, Read, Write, Update };
+
+/// What the analysis needs to know about one call, computed once per function.
+struct CallInfo {
+  const ApiFunction *Api = nullptr;
+  const FunctionSummary *Summary = nullptr;
+  const FunctionDecl *Callee = nullptr;
+  const ApiGuard *GuardOfObject =
+      nullptr; ///< A member call on a guard (`lk.unlock()`).
+  RefUse Ref = RefUse::None;
+  const Stmt *RefSite =
+      nullptr; ///< The assignment or update through the reference.
+  const Expr *RefValue = nullptr; ///< The value assigned.
+  std::string RefOperator;        ///< `+=`, `++`.
+  bool IsBranchCondition = false; ///< A try-acquire decided by the branch.
+};
+
+/// A lock taken on one edge of a branch whose condition is a try-acquire.
+struct TryBranch {
+  std::vector<PathId> Locks;
+  unsigned SuccessSucc = 0;
+};
+
+const Expr *skipWrappers(const Expr *E) {
+  while (true) {
+    E = E->IgnoreParenImpCasts();
+    if (const auto *B = dyn_cast<CXXBindTemporaryExpr>(E))
+      E = B->getSubExpr();
+    else if (const auto *F = dyn_cast<CXXFunctionalCastExpr>(E))
+      E = F->getSubExpr();
+    else
+      return E;
+  }
+}
+
+class FunctionAnalyzer {
+public:
+  FunctionAnalyzer(const FunctionDecl *FD, AnalysisContext &Ctx,
+                   FunctionResult &Out)
+      : FD(FD), Ctx(Ctx), Out(Out), Parents(FD->getBody()) {}
+
+  void run();
+
+private:
+  // Pre-scan.
+  void scan(const Stmt *S);
+  void classifyReference(const CallExpr *Call, CallInfo &Info);
+  bool isInteresting() const { return Interesting; }
+
+  // Identities.
+  const Expr *objectExpr(const CallExpr *Call, const ApiFunction &F) const;
+  std::vector<const Expr *> objectExprs(const CallExpr *Call,
+                                        const ApiFunction &F) const;
+  std::vector<PathId> locksOf(const Expr *E);
+  PathId pathOf(const Expr *E) { return Ctx.Paths.pathOf(E, Ctx.Api); }
+
+  // Transfer.
+  void transferBlock(const CFGBlock *B, State &St, bool Final);
+  void transferStmt(const Stmt *S, const CFGBlock *B, State &St, bool Final);
+  void transferCall(const CallExpr *Call, const CallInfo &Info,
+                    const CFGBlock *B, State &St, bool Final);
+  void transferDecl(const VarDecl *VD, State &St);
+  void transferReferenceWrite(const CallExpr *Call, const CallInfo &Info,
+                              const CFGBlock *B, State &St);
+  void taint(const Stmt *S, const State &St, ReadSet &Reads) const;
+  ReadSet taintOf(const Stmt *S, const State &St) const {
+    ReadSet R;
+    taint(S, St, R);
+    return R;
+  }
+  void recordRead(ReadKey Key, PathId Object, SourceLocation Loc,
+                  std::string Api, State &St);
+  void recordAction(ActionFact Fact, const ReadSet &Data, const CFGBlock *B,
+                    const State &St);
+  void analyzeTryBranch(const CFGBlock *B);
+  std::optional<bool> successWhenTrue(const Expr *Cond,
+                                      const CallExpr *&Call) const;
+  const std::vector<const CFGBlock *> &controllers(const CFGBlock *B);
+  State edgeState(const CFGBlock *Pred, unsigned SuccIndex) const;
+
+  const FunctionDecl *FD;
+  AnalysisContext &Ctx;
+  FunctionResult &Out;
+  ParentMap Parents;
+  bool Interesting = false;
+
+  llvm::DenseMap<const Stmt *, CallInfo> Calls;
+  llvm::DenseMap<const Stmt *, const CallExpr *>
+      RefSites; ///< Assignment -> reference call.
+  llvm::DenseMap<const VarDecl *, std::vector<PathId>> GuardLocks;
+  llvm::DenseMap<const CFGBlock *, TryBranch> TryBranches;
+  llvm::DenseMap<const CFGBlock *, ReadSet> ConditionReads;
+  std::unique_ptr<CFG> Graph;
+  std::unique_ptr<ControlDependencyCalculator> ControlDeps;
+  llvm::DenseMap<const CFGBlock *, std::vector<const CFGBlock *>> Controllers;
+  std::vector<State> OutStates;
+  std::set<ReadKey> ReturnedReads;
+  std::set<PathId> ReleasedUntaken;
+};
+
+void FunctionAnalyzer::scan(const Stmt *S) {
+  if (!S)
+    return;
+  if (isa<LambdaExpr>(S) || isa<BlockExpr>(S))
+    return; // Analyzed on their own.
+  if (const auto *DS = dyn_cast<DeclStmt>(S)) {
+    for (const Decl *D : DS->decls())
+      if (const auto *VD = dyn_cast<VarDecl>(D))
+        if (const auto *RD = VD->getType()->getAsCXXRecordDecl();
+            RD && Ctx.Api.lookupGuard(RD))
+          Interesting = true;
+  }
+  if (const auto *Call = dyn_cast<CallExpr>(S)) {
+    CallInfo Info;
+    Info.Callee = Call->getDirectCallee();
+    Info.Api = Ctx.Api.lookup(Call);
+    if (const auto *MC = dyn_cast<CXXMemberCallExpr>(Call)) {
+      const Expr *Obj = MC->getImplicitObjectArgument();
+      QualType T = Obj ? Obj->getType() : QualType();
+      if (!T.isNull() && T->isPointerType())
+        T = T->getPointeeType();
+      if (!T.isNull())
+        Info.GuardOfObject = Ctx.Api.lookupGuard(T->getAsCXXRecordDecl());
+    }
+    if (Info.Api && (Info.Api->Roles & RoleReference)) {
+      classifyReference(Call, Info);
+      if (Info.RefSite)
+        RefSites[Info.RefSite] = Call;
+    }
+    if (!Info.Api && !Info.GuardOfObject && Info.Callee && Info.Callee != FD)
+      Info.Summary = Ctx.summaryFor(Info.Callee);
+    if (Info.Api || Info.Summary || Info.GuardOfObject) {
+      Interesting = true;
+      Calls[Call] = Info;
+    }
+  }
+  for (const Stmt *Child : S->children())
+    scan(Child);
+}
+
+void FunctionAnalyzer::classifyReference(const CallExpr *Call, CallInfo &Info) {
+  Info.Ref = RefUse::Read;
+  const Stmt *Child = Call;
+  const Stmt *P = Parents.getParent(Call);
+  while (P && (isa<ImplicitCastExpr>(P) || isa<ParenExpr>(P) ||
+               isa<MaterializeTemporaryExpr>(P) ||
+               isa<CXXBindTemporaryExpr>(P) || isa<ExprWithCleanups>(P))) {
+    Child = P;
+    P = Parents.getParent(P);
+  }
+  if (!P)
+    return;
+  auto Strip = [](const Expr *E) { return skipWrappers(E); };
+  if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(P)) {
+    if (OC->getNumArgs() == 0 || Strip(OC->getArg(0)) != Call)
+      return;
+    OverloadedOperatorKind K = OC->getOperator();
+    if (K == OO_Equal && OC->getNumArgs() == 2) {
+      Info.Ref = RefUse::Write;
+      Info.RefSite = OC;
+      Info.RefValue = OC->getArg(1);
+    } else if (OC->isAssignmentOp() || K == OO_PlusPlus || K == OO_MinusMinus) {
+      Info.Ref = RefUse::Update;
+      Info.RefSite = OC;
+      Info.RefOperator = getOperatorSpelling(K);
+    }
+    return;
+  }
+  if (const auto *BO = dyn_cast<BinaryOperator>(P)) {
+    if (Strip(BO->getLHS()) != Call)
+      return;
+    if (BO->getOpcode() == BO_Assign) {
+      Info.Ref = RefUse::Write;
+      Info.RefSite = BO;
+      Info.RefValue = BO->getRHS();
+    } else if (BO->isCompoundAssignmentOp()) {
+      Info.Ref = RefUse::Update;
+      Info.RefSite = BO;
+      Info.RefOperator = BO->getOpcodeStr().str();
+    }
+    return;
+  }
+  if (const auto *UO = dyn_cast<UnaryOperator>(P)) {
+    if (UO->isIncrementDecrementOp()) {
+      Info.Ref = RefUse::Update;
+      Info.RefSite = UO;
+      Info.RefOperator = UO->isIncrementOp() ? "++" : "--";
+    }
+  }
+  (void)Child;
+}
+
+const Expr *FunctionAnalyzer::objectExpr(const CallExpr *Call,
+                                         const ApiFunction &F) const {
+  if (F.Object >= 0)
+    return unsigned(F.Object) < Call->getNumArgs() ? Call->getArg(F.Object)
+                                                   : nullptr;
+  if (const auto *MC = dyn_cast<CXXMemberCallExpr>(Call))
+    return MC->getImplicitObjectArgument();
+  if (Call->getNumArgs() > 0)
+    return Call->getArg(
+        0); // An operator's object, or a free function's first argument.
+  return nullptr;
+}
+
+std::vector<const Expr *>
+FunctionAnalyzer::objectExprs(const CallExpr *Call,
+                              const ApiFunction &F) const {
+  std::vector<const Expr *> Result;
+  if (F.Object == ObjectAllArgs) {
+    for (const Expr *A : Call->arguments())
+      Result.push_back(A);
+  } else if (const Expr *E = objectExpr(Call, F)) {
+    Result.push_back(E);
+  }
+  return Result;
+}
+
+std::vector<PathId> FunctionAnalyzer::locksOf(const Expr *E) {
+  if (!E)
+    return {};
+  const Expr *S = skipWrappers(E);
+  if (const auto *U = dyn_cast<UnaryOperator>(S);
+      U && U->getOpcode() == UO_AddrOf)
+    S = skipWrappers(U->getSubExpr());
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(S))
+    if (const auto *VD = dyn_cast<VarDecl>(DRE->getDecl())) {
+      auto It = GuardLocks.find(VD);
+      if (It != GuardLocks.end())
+        return It->second;
+    }
+  PathId P = pathOf(E);
+  if (P == UnknownPath)
+    return {};
+  return {P};
+}
+
+void FunctionAnalyzer::taint(const Stmt *S, const State &St,
+                             ReadSet &Reads) const {
+  if (!S || isa<LambdaExpr>(S) || isa<BlockExpr>(S))
+    return;
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(S)) {
+    auto It = St.VarTaint.find(DRE->getDecl());
+    if (It != St.VarTaint.end())
+      Reads.insert(It->second.begin(), It->second.end());
+    return;
+  }
+  if (const auto *Call = dyn_cast<CallExpr>(S)) {
+    auto It = Calls.find(Call);
+    if (It != Calls.end()) {
+      const CallInfo &Info = It->second;
+      if (Info.Api) {
+        bool IsRead = Info.Ref == RefUse::Read ||
+                      (Info.Ref == RefUse::None &&
+                       (Info.Api->Roles & RoleRead) && Info.Api->ResultArg < 0);
+        if (IsRead)
+          Reads.insert({Call, 0});
+        // The result of an atomic operation, a write or a lock call is not a
+        // stale copy.
+        return;
+      }
+      if (Info.Summary)
+        for (unsigned J = 0; J < Info.Summary->Reads.size(); ++J)
+          if (Info.Summary->Reads[J].FlowsToReturn)
+            Reads.insert({Call, J + 1});
+    }
+  }
+  for (const Stmt *Child : S->children())
+    taint(Child, St, Reads);
+}
+
+void FunctionAnalyzer::recordRead(ReadKey Key, PathId Object,
+                                  SourceLocation Loc, std::string Api,
+                                  State &St) {
+  if (Object == UnknownPath)
+    return;
+  St.Live[Key] = St.Held;
+  auto [It, Inserted] = Out.Reads.try_emplace(Key);
+  if (Inserted)
+    It->second = ReadSite{Object, Loc, std::move(Api)};
+}
+
+const std::vector<const CFGBlock *> &
+FunctionAnalyzer::controllers(const CFGBlock *B) {
+  auto It = Controllers.find(B);
+  if (It != Controllers.end())
+    return It->second;
+  std::vector<const CFGBlock *> Result;
+  llvm::SmallPtrSet<const CFGBlock *, 8> Seen;
+  std::deque<const CFGBlock *> Work{B};
+  while (!Work.empty()) {
+    const CFGBlock *Cur = Work.front();
+    Work.pop_front();
+    for (CFGBlock *Dep :
+         ControlDeps->getControlDependencies(const_cast<CFGBlock *>(Cur)))
+      if (Dep && Seen.insert(Dep).second) {
+        Result.push_back(Dep);
+        Work.push_back(Dep);
+      }
+  }
+  return Controllers[B] = std::move(Result);
+}
+
+void FunctionAnalyzer::recordAction(ActionFact Fact, const ReadSet &Data,
+                                    const CFGBlock *B, const State &St) {
+  auto Unprotected = [&](ReadKey Key) {
+    auto Site = Out.Reads.find(Key);
+    if (Site == Out.Reads.end() || Site->second.Object != Fact.Object)
+      return false;
+    auto Live = St.Live.find(Key);
+    return Live != St.Live.end() && Live->second.empty();
+  };
+  std::set<ReadKey> Control;
+  for (const CFGBlock *C : controllers(B)) {
+    auto It = ConditionReads.find(C);
+    if (It == ConditionReads.end())
+      continue;
+    for (ReadKey Key : It->second)
+      if (Unprotected(Key))
+        Control.insert(Key);
+  }
+  Fact.ControlReads.assign(Control.begin(), Control.end());
+  for (ReadKey Key : Data)
+    if (Unprotected(Key))
+      Fact.DataReads.push_back(Key);
+  Fact.HeldLocks.assign(St.Held.begin(), St.Held.end());
+  Out.Facts.push_back(std::move(Fact));
+}
+
+void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
+                                    const CFGBlock *B, State &St, bool Final) {
+  SourceLocation Loc = Call->getExprLoc();
+  if (Info.GuardOfObject) {
+    const auto *MC = cast<CXXMemberCallExpr>(Call);
+    std::string Method =
+        MC->getMethodDecl() ? MC->getMethodDecl()->getNameAsString() : "";
+    std::vector<PathId> Locks = locksOf(MC->getImplicitObjectArgument());
+    if (llvm::is_contained(Info.GuardOfObject->LockMembers, Method))
+      St.Held.insert(Locks.begin(), Locks.end());
+    else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method))
+      for (PathId L : Locks)
+        St.release(L);
+    if (!Info.Api)
+      return;
+  }
+  if (const ApiFunction *F = Info.Api) {
+    unsigned Roles = F->Roles;
+    std::vector<const Expr *> Objects = objectExprs(Call, *F);
+    if (Roles & RoleBlock)
+      Out.Summary.Blocks = true;
+    if ((Roles & RoleAcquire) && !Info.IsBranchCondition)
+      for (const Expr *O : Objects)
+        for (PathId L : locksOf(O))
+          St.Held.insert(L);
+    if (Roles & RoleRelease)
+      for (const Expr *O : Objects)
+        for (PathId L : locksOf(O)) {
+          if (!St.Held.count(L) && Final)
+            ReleasedUntaken.insert(L);
+          St.release(L);
+        }
+    if (Roles & RoleWait) {
+      std::vector<PathId> Locks;
+      if (F->LockArg >= 0 && unsigned(F->LockArg) < Call->getNumArgs())
+        Locks = locksOf(Call->getArg(F->LockArg));
+      else if (!Objects.empty())
+        Locks = locksOf(Objects.front());
+      for (PathId L : Locks)
+        for (auto &Entry : St.Live)
+          Entry.second.erase(
+              L); // Let go while waiting, taken again before returning.
+    }
+    PathId Object = Objects.empty() ? UnknownPath : pathOf(Objects.front());
+    std::string Name = Info.Callee ? Info.Callee->getNameAsString() : F->Name;
+    if (isa_and_nonnull<CXXConversionDecl>(Info.Callee))
+      Name = "operator T";
+    bool IsRead = Info.Ref == RefUse::Read ||
+                  (Info.Ref == RefUse::None && (Roles & RoleRead));
+    if (IsRead) {
+      recordRead({Call, 0}, Object, Loc, Name, St);
+      if (F->ResultArg >= 0 && unsigned(F->ResultArg) < Call->getNumArgs()) {
+        const Expr *Arg = skipWrappers(Call->getArg(F->ResultArg));
+        if (const auto *U = dyn_cast<UnaryOperator>(Arg);
+            U && U->getOpcode() == UO_AddrOf)
+          Arg = skipWrappers(U->getSubExpr());
+        if (const auto *DRE = dyn_cast<DeclRefExpr>(Arg))
+          St.VarTaint[DRE->getDecl()] = ReadSet{{Call, 0}};
+      }
+    }
+    if (!Final || Info.Ref == RefUse::Write || Info.Ref == RefUse::Update)
+      return; // A write through a reference acts where the assignment is
+              // evaluated.
+    const unsigned ActionRoles =
+        RoleWrite | RoleAtomicRMW | RoleAcquire | RoleRelease | RoleWriteBack;
+    if ((Roles & ActionRoles) && Object != UnknownPath) {
+      ReadSet Data;
+      for (unsigned I = 0; I < Call->getNumArgs(); ++I) {
+        const Expr *Arg = Call->getArg(I);
+        if (llvm::is_contained(Objects, Arg))
+          continue;
+        taint(Arg, St, Data);
+      }
+      ActionFact Fact;
+      Fact.Site = Call;
+      Fact.Loc = Loc;
+      Fact.Object = Object;
+      Fact.Api = Name;
+      Fact.Roles = Roles;
+      recordAction(std::move(Fact), Data, B, St);
+    }
+    return;
+  }
+  if (const FunctionSummary *S = Info.Summary) {
+    std::string Name = Info.Callee->getNameAsString();
+    for (PathId L : S->Releases)
+      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+        St.release(Mine);
+    for (PathId L : S->Acquires)
+      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+        St.Held.insert(Mine);
+    if (S->Blocks)
+      Out.Summary.Blocks = true;
+    for (unsigned J = 0; J < S->Reads.size(); ++J)
+      recordRead({Call, J + 1},
+                 Ctx.Paths.substitute(S->Reads[J].Object, Call, Ctx.Api), Loc,
+                 Name, St);
+    if (!Final)
+      return;
+    ReadSet Data;
+    for (const Expr *Arg : Call->arguments())
+      taint(Arg, St, Data);
+    for (const SummaryEffect &E : S->Actions) {
+      PathId Object = Ctx.Paths.substitute(E.Object, Call, Ctx.Api);
+      if (Object == UnknownPath)
+        continue;
+      ActionFact Fact;
+      Fact.Site = Call;
+      Fact.Loc = Loc;
+      Fact.Object = Object;
+      Fact.Api = Name;
+      Fact.Roles = E.Roles;
+      Fact.ViaHelper = true;
+      recordAction(std::move(Fact), Data, B, St);
+    }
+  }
+}
+
+void FunctionAnalyzer::transferDecl(const VarDecl *VD, State &St) {
+  const Expr *Init = VD->getInit();
+  if (const auto *RD = VD->getType()->getAsCXXRecordDecl()) {
+    if (const ApiGuard *G = Ctx.Api.lookupGuard(RD)) {
+      (void)G;
+      std::vector<PathId> Locks;
+      bool Acquires = true;
+      const auto *Construct =
+          Init ? dyn_cast<CXXConstructExpr>(skipWrappers(Init)) : nullptr;
+      if (Construct) {
+        for (const Expr *Arg : Construct->arguments()) {
+          QualType T = Arg->getType().getNonReferenceType();
+          if (const auto *ArgClass = T->getAsCXXRecordDecl()) {
+            llvm::StringRef Name = ArgClass->getName();
+            if (Name.contains("defer") || Name.contains("try_to")) {
+              Acquires = false;
+              continue;
+            }
+            if (Name.contains("adopt") || Name.contains("duration") ||
+                Name.contains("time_point"))
+              continue;
+            if (Ctx.Api.lookupGuard(ArgClass)) // A guard moved into another.
+              continue;
+          } else if (!T->isPointerType()) {
+            continue;
+          }
+          for (PathId L : locksOf(Arg))
+            Locks.push_back(L);
+        }
+      }
+      GuardLocks[VD] = Locks;
+      if (Acquires)
+        St.Held.insert(Locks.begin(), Locks.end());
+      return;
+    }
+  }
+  if (Init)
+    St.VarTaint[VD] = taintOf(Init, St);
+}
+
+void FunctionAnalyzer::transferReferenceWrite(const CallExpr *Call,
+                                              const CallInfo &Info,
+                                              const CFGBlock *B, State &St) {
+  ActionFact Fact;
+  Fact.Kind =
+      Info.Ref == RefUse::Write ? ActionFact::Call : ActionFact::CompoundUpdate;
+  Fact.Site = Info.RefSite;
+  Fact.Loc = Call->getBeginLoc();
+  Fact.Object = pathOf(objectExpr(Call, *Info.Api));
+  Fact.Api = Info.Ref == RefUse::Write ? "=" : Info.RefOperator;
+  Fact.Roles = RoleWrite | (Info.Ref == RefUse::Update ? RoleRead : 0);
+  if (Fact.Object != UnknownPath)
+    recordAction(std::move(Fact),
+                 Info.RefValue ? taintOf(Info.RefValue, St) : ReadSet{}, B, St);
+}
+
+void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
+                                    bool Final) {
+  if (Final)
+    if (const CallExpr *Ref = RefSites.lookup(S))
+      transferReferenceWrite(Ref, Calls[Ref], B, St);
+  if (const auto *Call = dyn_cast<CallExpr>(S)) {
+    auto It = Calls.find(Call);
+    if (It != Calls.end())
+      transferCall(Call, It->second, B, St, Final);
+    // `x = expr` on a class-typed local.
+    if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(Call);
+        OC && OC->isAssignmentOp() && OC->getNumArgs() == 2)
+      if (const auto *DRE = dyn_cast<DeclRefExpr>(skipWrappers(OC->getArg(0))))
+        if (isa<VarDecl>(DRE->getDecl()) &&
+            !cast<VarDecl>(DRE->getDecl())->hasGlobalStorage()) {
+          ReadSet R = taintOf(OC->getArg(1), St);
+          if (OC->getOperator() == OO_Equal)
+            St.VarTaint[DRE->getDecl()] = R;
+          else
+            St.VarTaint[DRE->getDecl()].insert(R.begin(), R.end());
+        }
+    return;
+  }
+  if (const auto *DS = dyn_cast<DeclStmt>(S)) {
+    for (const Decl *D : DS->decls())
+      if (const auto *VD = dyn_cast<VarDecl>(D))
+        transferDecl(VD, St);
+    return;
+  }
+  if (const auto *BO = dyn_cast<BinaryOperator>(S)) {
+    if (!BO->isAssignmentOp())
+      return;
+    const auto *DRE =
+        dyn_cast<DeclRefExpr>(BO->getLHS()->IgnoreParenImpCasts());
+    if (!DRE || !isa<VarDecl>(DRE->getDecl()) ||
+        cast<VarDecl>(DRE->getDecl())->hasGlobalStorage())
+      return;
+    ReadSet R = taintOf(BO->getRHS(), St);
+    if (BO->getOpcode() == BO_Assign)
+      St.VarTaint[DRE->getDecl()] = R;
+    else
+      St.VarTaint[DRE->getDecl()].insert(R.begin(), R.end());
+    return;
+  }
+  if (const auto *RS = dyn_cast<ReturnStmt>(S)) {
+    if (Final && RS->getRetValue()) {
+      ReadSet R = taintOf(RS->getRetValue(), St);
+      ReturnedReads.insert(R.begin(), R.end());
+    }
+    return;
+  }
+}
+
+void FunctionAnalyzer::transferBlock(const CFGBlock *B, State &St, bool Final) {
+  for (const CFGElement &E : *B) {
+    if (std::optional<CFGStmt> CS = E.getAs<CFGStmt>()) {
+      transferStmt(CS->getStmt(), B, St, Final);
+    } else if (std::optional<CFGAutomaticObjDtor> D =
+                   E.getAs<CFGAutomaticObjDtor>()) {
+      auto It = GuardLocks.find(D->getVarDecl());
+      if (It != GuardLocks.end())
+        for (PathId L : It->second)
+          St.release(L);
+    }
+  }
+}
+
+std::optional<bool>
+FunctionAnalyzer::successWhenTrue(const Expr *Cond,
+                                  const CallExpr *&Call) const {
+  Cond = skipWrappers(Cond);
+  if (const auto *U = dyn_cast<UnaryOperator>(Cond);
+      U && U->getOpcode() == UO_LNot) {
+    std::optional<bool> R = successWhenTrue(U->getSubExpr(), Call);
+    return R ? std::optional<bool>(!*R) : std::nullopt;
+  }
+  if (const auto *BO = dyn_cast<BinaryOperator>(Cond);
+      BO && (BO->getOpcode() == BO_EQ || BO->getOpcode() == BO_NE)) {
+    auto IsZero = [](const Expr *E) {
+      E = E->IgnoreParenImpCasts();
+      if (const auto *IL = dyn_cast<IntegerLiteral>(E))
+        return IL->getValue() == 0;
+      if (const auto *BL = dyn_cast<CXXBoolLiteralExpr>(E))
+        return !BL->getValue();
+      return false;
+    };
+    const Expr *Other = IsZero(BO->getRHS())   ? BO->getLHS()
+                        : IsZero(BO->getLHS()) ? BO->getRHS()
+                                               : nullptr;
+    if (!Other)
+      return std::nullopt;
+    std::optional<bool> R = successWhenTrue(Other, Call);
+    if (!R)
+      return std::nullopt;
+    return BO->getOpcode() == BO_EQ ? !*R : *R;
+  }
+  const auto *C = dyn_cast<CallExpr>(Cond);
+  if (!C)
+    return std::nullopt;
+  auto It = Calls.find(C);
+  if (It == Calls.end() || !It->second.Api ||
+      !(It->second.Api->Roles & (RoleAcquire | RoleTryAcquire)))
+    return std::nullopt;
+  Call = C;
+  // A bool says "taken"; an int is a POSIX status, 0 on success.
+  return C->getType()->isBooleanType();
+}
+
+void FunctionAnalyzer::analyzeTryBranch(const CFGBlock *B) {
+  const Stmt *Cond = B->getTerminatorCondition();
+  if (!Cond || B->succ_size() != 2)
+    return;
+  const CallExpr *Call = nullptr;
+  std::optional<bool> Success = successWhenTrue(cast<Expr>(Cond), Call);
+  if (!Success || !Call)
+    return;
+  CallInfo &Info = Calls[Call];
+  Info.IsBranchCondition = true;
+  TryBranch TB;
+  TB.SuccessSucc = *Success ? 0 : 1;
+  for (const Expr *O : objectExprs(Call, *Info.Api))
+    for (PathId L : locksOf(O))
+      TB.Locks.push_back(L);
+  TryBranches[B] = std::move(TB);
+}
+
+State FunctionAnalyzer::edgeState(const CFGBlock *Pred,
+                                  unsigned SuccIndex) const {
+  State St = OutStates[Pred->getBlockID()];
+  auto It = TryBranches.find(Pred);
+  if (It != TryBranches.end() && It->second.SuccessSucc == SuccIndex)
+    St.Held.insert(It->second.Locks.begin(), It->second.Locks.end());
+  return St;
+}
+
+void FunctionAnalyzer::run() {
+  const Stmt *Body = FD->getBody();
+  scan(Body);
+  if (!Interesting)
+    return;
+  CFG::BuildOptions Options;
+  Options.AddImplicitDtors = true;
+  Options.AddTemporaryDtors = true;
+  Options.AddCXXDefaultInitExprInCtors = true;
+  Options.setAllAlwaysAdd();
+  Graph = CFG::buildCFG(FD, const_cast<Stmt *>(Body), &Ctx.AST, Options);
+  if (!Graph)
+    return;
+  ControlDeps = std::make_unique<ControlDependencyCalculator>(Graph.get());
+  Out.Analyzed = true;
+
+  // Guards must be known before the first use of their locks; locksOf needs
+  // them when a try-branch names a guard.
+  for (const CFGBlock *B : *Graph)
+    analyzeTryBranch(B);
+
+  OutStates.assign(Graph->getNumBlockIDs(), State());
+  std::vector<State> InStates(Graph->getNumBlockIDs());
+  const CFGBlock &Entry = Graph->getEntry();
+  std::deque<const CFGBlock *> Work{&Entry};
+  llvm::DenseSet<const CFGBlock *> Queued{&Entry};
+  unsigned Budget = 64 * Graph->getNumBlockIDs() + 64;
+  while (!Work.empty() && Budget--) {
+    const CFGBlock *B = Work.front();
+    Work.pop_front();
+    Queued.erase(B);
+    State In;
+    if (B == &Entry) {
+      In.Reached = true;
+    } else {
+      for (auto P = B->pred_begin(); P != B->pred_end(); ++P) {
+        const CFGBlock *Pred = P->getReachableBlock();
+        if (!Pred)
+          continue;
+        unsigned Index = 0;
+        for (auto S = Pred->succ_begin(); S != Pred->succ_end(); ++S, ++Index)
+          if (S->getReachableBlock() == B)
+            In.join(edgeState(Pred, Index));
+      }
+    }
+    InStates[B->getBlockID()] = In;
+    State St = In;
+    transferBlock(B, St, /*Final=*/false);
+    if (St == OutStates[B->getBlockID()] && B != &Entry)
+      continue;
+    OutStates[B->getBlockID()] = std::move(St);
+    for (auto S = B->succ_begin(); S != B->succ_end(); ++S)
+      if (const CFGBlock *Succ = S->getReachableBlock())
+        if (Queued.insert(Succ).second)
+          Work.push_back(Succ);
+  }
+
+  // Which reads decide each branch, as of the end of its block.
+  for (const CFGBlock *B : *Graph)
+    if (const Stmt *Cond = B->getTerminatorCondition(/*StripParens=*/false))
+      if (OutStates[B->getBlockID()].Reached) {
+        ReadSet R = taintOf(Cond, OutStates[B->getBlockID()]);
+        if (!R.empty())
+          ConditionReads[B] = std::move(R);
+      }
+
+  // One final pass over the fixed point records the facts.
+  for (const CFGBlock *B : *Graph) {
+    State St = InStates[B->getBlockID()];
+    if (!St.Reached)
+      continue;
+    transferBlock(B, St, /*Final=*/true);
+  }
+
+  // The summary, in terms a caller can restate: parameters, `this`, globals.
+  auto Exportable = [&](PathId P) {
+    ObjectPath::RootKind K = Ctx.Paths.get(P).Kind;
+    return P != UnknownPath && K != ObjectPath::Local &&
+           K != ObjectPath::Unknown;
+  };
+  for (const auto &[Key, Site] : Out.Reads)
+    if (Exportable(Site.Object))
+      Out.Summary.Reads.push_back(SummaryEffect{Site.Object, RoleRead, Site.Api,
+                                                ReturnedReads.count(Key) > 0});
+  std::set<std::pair<PathId, unsigned>> SeenActions;
+  for (const ActionFact &F : Out.Facts)
+    if (Exportable(F.Object) && F.Kind == ActionFact::Call &&
+        SeenActions.insert({F.Object, F.Roles}).second)
+      Out.Summary.Actions.push_back(
+          SummaryEffect{F.Object, F.Roles, F.Api, false});
+  const State &Exit = InStates[Graph->getExit().getBlockID()];
+  if (Exit.Reached)
+    for (PathId L : Exit.Held)
+      if (Exportable(L))
+        Out.Summary.Acquires.push_back(L);
+  for (PathId L : ReleasedUntaken)
+    if (Exportable(L))
+      Out.Summary.Releases.push_back(L);
+}
+
+} // namespace
+
+void analyzeFunction(const FunctionDecl *FD, AnalysisContext &Ctx,
+                     FunctionResult &Out) {
+  assert(FD->hasBody() && "analyzing a function without a body");
+  FunctionAnalyzer(FD, Ctx, Out).run();
+}
+
+} // namespace ipcheck

@@ -1,0 +1,127 @@
+//===- FunctionAnalysis.h - Locksets and shared reads over clang's CFG ----===//
+//
+// One forward dataflow over a function's CFG computes, at every point:
+//   - the locks that must be held (merge: intersection), RAII guards included;
+//   - the reads of shared state whose values may still be in use, each with the
+//     locks held continuously since it was made;
+//   - which local variables carry values derived from which reads.
+// From that, every action on shared state (a write, a take, an acquire, an
+// atomic read-modify-write) is recorded as an ActionFact with the reads of the
+// same object that decide whether it runs (through control dependence) or what
+// it writes (through data flow) and that no lock has protected since. Checks
+// turn facts into findings; the same run yields the function's summary, which
+// callers use in place of the call.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IPCHECK_ENGINE_FUNCTIONANALYSIS_H
+#define IPCHECK_ENGINE_FUNCTIONANALYSIS_H
+
+#include "engine/ApiTable.h"
+#include "engine/ObjectPath.h"
+#include "clang/Basic/SourceLocation.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SmallVector.h"
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace clang {
+class ASTContext;
+class FunctionDecl;
+class Stmt;
+} // namespace clang
+
+namespace ipcheck {
+
+/// A read site: the statement that reads, and which of its reads (0: the call
+/// itself; j + 1: the j-th read of the called function's summary).
+using ReadKey = std::pair<const clang::Stmt *, unsigned>;
+
+struct ReadSite {
+  PathId Object = UnknownPath;
+  clang::SourceLocation Loc;
+  std::string Api; ///< `empty`, or the helper that reads.
+};
+
+/// An action on shared state, with the unprotected reads of the same object it
+/// depends on.
+struct ActionFact {
+  enum FactKind {
+    Call, ///< A call with a table role, or a helper whose summary acts.
+    CompoundUpdate, ///< `+=`, `++`... through a reference to shared state.
+  };
+  FactKind Kind = Call;
+  const clang::Stmt *Site = nullptr;
+  clang::SourceLocation Loc;
+  PathId Object = UnknownPath;
+  std::string Api;
+  unsigned Roles = 0;
+  bool ViaHelper = false;
+  std::vector<ReadKey> ControlReads; ///< Decide whether the action runs.
+  std::vector<ReadKey> DataReads;    ///< Flow into what the action does.
+  std::vector<PathId> HeldLocks;     ///< Locks that must be held here.
+};
+
+/// What a call to a function does, in terms of its parameters, `this` and
+/// globals.
+struct SummaryEffect {
+  PathId Object = UnknownPath;
+  unsigned Roles = 0;
+  std::string Api;
+  bool FlowsToReturn = false;
+};
+
+struct FunctionSummary {
+  std::vector<PathId> Acquires; ///< Held at exit, not at entry.
+  std::vector<PathId> Releases; ///< Let go without being taken first.
+  std::vector<SummaryEffect> Reads;
+  std::vector<SummaryEffect> Actions;
+  bool Blocks = false;
+  bool empty() const {
+    return Acquires.empty() && Releases.empty() && Reads.empty() &&
+           Actions.empty() && !Blocks;
+  }
+};
+
+struct FunctionResult {
+  const clang::FunctionDecl *Function = nullptr;
+  bool Analyzed = false;
+  std::vector<ActionFact> Facts;
+  std::map<ReadKey, ReadSite> Reads;
+  FunctionSummary Summary;
+};
+
+/// The analyses of one translation unit: results are memoized per function and
+/// summaries computed on demand, bottom-up; a recursive call sees an empty
+/// summary.
+class AnalysisContext {
+public:
+  AnalysisContext(clang::ASTContext &Ctx, const ApiTable &Api);
+  ~AnalysisContext();
+
+  /// Analyzes \p FD (once). A function without a body, or that touches no known
+  /// API, gives a result with Analyzed false.
+  const FunctionResult &analyze(const clang::FunctionDecl *FD);
+  /// The summary of a callee, or null when it has none worth applying.
+  const FunctionSummary *summaryFor(const clang::FunctionDecl *Callee);
+
+  clang::ASTContext &AST;
+  const ApiTable &Api;
+  PathTable Paths;
+
+private:
+  llvm::DenseMap<const clang::FunctionDecl *, std::unique_ptr<FunctionResult>>
+      Results;
+  llvm::DenseSet<const clang::FunctionDecl *> InProgress;
+};
+
+/// Runs the dataflow for one function (used by AnalysisContext).
+void analyzeFunction(const clang::FunctionDecl *FD, AnalysisContext &Ctx,
+                     FunctionResult &Out);
+
+} // namespace ipcheck
+
+#endif

@@ -1,0 +1,51 @@
+//===- Summaries.cpp - Memoized, on-demand function summaries -------------===//
+
+#include "engine/FunctionAnalysis.h"
+
+#include "clang/AST/ASTContext.h"
+#include "clang/AST/Decl.h"
+#include "clang/Basic/SourceManager.h"
+
+using namespace clang;
+
+namespace ipcheck {
+
+AnalysisContext::AnalysisContext(ASTContext &Ctx, const ApiTable &Api)
+    : AST(Ctx), Api(Api) {}
+AnalysisContext::~AnalysisContext() = default;
+
+const FunctionResult &AnalysisContext::analyze(const FunctionDecl *FD) {
+  assert(FD && "analyzing a null function");
+  const FunctionDecl *Def = FD;
+  if (const FunctionDecl *D = FD->getDefinition())
+    Def = D;
+  auto It = Results.find(Def);
+  if (It != Results.end())
+    return *It->second;
+  auto Result = std::make_unique<FunctionResult>();
+  Result->Function = Def;
+  InProgress.insert(Def);
+  if (Def->hasBody() && !Def->isDependentContext())
+    analyzeFunction(Def, *this, *Result);
+  InProgress.erase(Def);
+  return *Results.try_emplace(Def, std::move(Result)).first->second;
+}
+
+const FunctionSummary *AnalysisContext::summaryFor(const FunctionDecl *Callee) {
+  if (!Callee)
+    return nullptr;
+  const FunctionDecl *Def = Callee->getDefinition();
+  if (!Def || !Def->hasBody() || Def->isDependentContext())
+    return nullptr;
+  // Summaries cover the code being checked: the main file. Library bodies are
+  // either described by the tables or not the user's concern.
+  const SourceManager &SM = AST.getSourceManager();
+  if (!SM.isInMainFile(SM.getExpansionLoc(Def->getLocation())))
+    return nullptr;
+  if (InProgress.count(Def))
+    return nullptr;
+  const FunctionResult &R = analyze(Def);
+  return R.Analyzed && !R.Summary.empty() ? &R.Summary : nullptr;
+}
+
+} // namespace ipcheck

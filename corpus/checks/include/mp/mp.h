@@ -1,0 +1,7 @@
+#pragma once
+#include "mp/connection.h"
+#include "mp/managers.h"
+#include "mp/process.h"
+#include "mp/queues.h"
+#include "mp/sharedctypes.h"
+#include "mp/synchronize.h"

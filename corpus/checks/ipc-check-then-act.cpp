@@ -1,0 +1,344 @@
+// Corpus for ipc-check-then-act: a read of shared state decides an action on the same object,
+// and no lock is held from the read to the action. bad* functions must warn, ok* must not.
+// RUN: clang++-19 -std=c++20 -fsyntax-only -fplugin=ipcheck-plugin.so -Xclang -verify -I include %s
+
+#include <atomic>
+#include <mutex>
+#include <pthread.h>
+#include <semaphore.h>
+
+#include "boost/interprocess/ipc/message_queue.hpp"
+#include "boost/interprocess/sync/interprocess_mutex.hpp"
+#include "boost/interprocess/sync/scoped_lock.hpp"
+#include "mp/mp.h"
+
+namespace bip = boost::interprocess;
+
+void log(const char*);
+
+mp::Lock lock;
+std::mutex mutex;
+pthread_mutex_t pmutex = PTHREAD_MUTEX_INITIALIZER;
+
+// --- mp ------------------------------------------------------------------------------------
+
+void bad1(mp::Queue<int>& q) {
+  if (!q.empty())  // expected-note{{'q' is checked here by 'empty'}}
+    q.get();       // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+int bad2(mp::Queue<int>& q) {
+  int item = -1;
+  if (q.qsize() > 0)  // expected-note{{'q' is checked here by 'qsize'}}
+    item = q.get();   // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+  return item;
+}
+
+int bad3_early_return(mp::Queue<int>& q) {
+  if (q.empty())  // expected-note{{'q' is checked here by 'empty'}}
+    return -1;
+  return q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+// The N-to-N consumer of DESIGN.md: two consumers both see cnt < max; one blocks forever.
+void bad4_counted_consumer(mp::Value<int>& cnt, mp::Queue<int>& q, int max) {
+  while (cnt.value() < max) {  // expected-note{{'cnt' is checked here by 'value'}}
+    int item = q.get();
+    (void)item;
+    mp::LockGuard<mp::RLock> guard(cnt.get_lock());
+    cnt.value() += 1;  // expected-warning{{'cnt' may change between the check and '+=': no lock is held from one to the other [ipc-check-then-act]}}
+  }
+}
+
+void bad5_proxy(mp::DictProxy<int, int>& d, int k, int v) {
+  if (!d.contains(k))  // expected-note{{'d' is checked here by 'contains'}}
+    d.set(k, v);       // expected-warning{{'d' may change between the check and 'set': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad6_event(mp::Event& ev) {
+  if (!ev.is_set())  // expected-note{{'ev' is checked here by 'is_set'}}
+    ev.set();        // expected-warning{{'ev' may change between the check and 'set': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad7_through_local(mp::Value<int>& v) {
+  bool done = v.get() >= 10;  // expected-note{{'v' is checked here by 'get'}}
+  if (!done)
+    v.set(10);  // expected-warning{{'v' may change between the check and 'set': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+// A lock taken after the check does not protect it.
+void bad8_lock_inside_branch(mp::Queue<int>& q) {
+  if (!q.empty()) {  // expected-note{{'q' is checked here by 'empty'}}
+    mp::LockGuard<mp::Lock> guard(lock);
+    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+  }
+}
+
+// A lock released between the check and the act does not protect it.
+void bad9_lock_released_between(mp::Queue<int>& q) {
+  lock.acquire();
+  bool empty = q.empty();  // expected-note{{'q' is checked here by 'empty'}}
+  lock.release();
+  if (!empty)
+    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+static bool has_items(mp::Queue<int>& q) { return !q.empty(); }
+
+void bad10_helper_reads(mp::Queue<int>& q) {
+  if (has_items(q))  // expected-note{{'q' is checked here by 'has_items'}}
+    q.get();         // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+static void take_one(mp::Queue<int>& q) { (void)q.get(); }
+
+void bad11_helper_acts(mp::Queue<int>& q) {
+  if (!q.empty())  // expected-note{{'q' is checked here by 'empty'}}
+    take_one(q);   // expected-warning{{'q' may change between the check and 'take_one': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad12_semaphore(mp::Semaphore& s) {
+  if (s.get_value() > 0)  // expected-note{{'s' is checked here by 'get_value'}}
+    s.acquire();          // expected-warning{{'s' may change between the check and 'acquire': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+int bad13_conditional_operator(mp::Queue<int>& q) {
+  return !q.empty() ? q.get() : -1;  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}} expected-note{{'q' is checked here by 'empty'}}
+}
+
+void bad14_counted_loop(mp::Queue<int>& q) {
+  for (std::size_t i = 0, n = q.qsize(); i < n; ++i)  // expected-note{{'q' is checked here by 'qsize'}}
+    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+struct Worker {
+  mp::Queue<int> tasks;
+  void drain() {
+    while (!tasks.empty())  // expected-note{{'tasks' is checked here by 'empty'}}
+      tasks.get();          // expected-warning{{'tasks' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+  }
+};
+
+void bad15_array_element(mp::Array<int>& arr) {
+  if (arr[0] == 0)  // expected-note{{'arr' is checked here by 'operator[]'}}
+    arr[0] = 1;     // expected-warning{{'arr' may change between the check and '=': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad16_connection(mp::Connection& c) {
+  if (c.poll())   // expected-note{{'c' is checked here by 'poll'}}
+    c.recv<int>();  // expected-warning{{'c' may change between the check and 'recv': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad17_switch(mp::Value<int>& state) {
+  switch (state.get()) {  // expected-note{{'state' is checked here by 'get'}}
+    case 0:
+      state.set(1);  // expected-warning{{'state' may change between the check and 'set': no lock is held from one to the other [ipc-check-then-act]}}
+      break;
+    default:
+      break;
+  }
+}
+
+// --- std -----------------------------------------------------------------------------------
+
+void bad18_atomic(std::atomic<int>& a) {
+  if (a.load() > 0)  // expected-note{{'a' is checked here by 'load'}}
+    a.fetch_sub(1);  // expected-warning{{'a' may change between the check and 'fetch_sub': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad19_atomic_flag(std::atomic<bool>& started) {
+  if (!started)       // expected-note{{'started' is checked here by 'operator T'}}
+    started = true;   // expected-warning{{'started' may change between the check and 'operator=': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad20_unique_lock_unlocked(mp::Queue<int>& q) {
+  std::unique_lock<std::mutex> lk(mutex);
+  bool empty = q.empty();  // expected-note{{'q' is checked here by 'empty'}}
+  lk.unlock();
+  if (!empty)
+    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+// --- POSIX ---------------------------------------------------------------------------------
+
+void bad21_sem_getvalue(sem_t* s) {
+  int value = 0;
+  sem_getvalue(s, &value);  // expected-note{{'s' is checked here by 'sem_getvalue'}}
+  if (value > 0)
+    sem_wait(s);  // expected-warning{{'s' may change between the check and 'sem_wait': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad22_pthread_unlocked_before_act(mp::Queue<int>& q) {
+  pthread_mutex_lock(&pmutex);
+  bool empty = q.empty();  // expected-note{{'q' is checked here by 'empty'}}
+  pthread_mutex_unlock(&pmutex);
+  if (!empty)
+    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+// --- Boost.Interprocess --------------------------------------------------------------------
+
+void bad23_message_queue(bip::message_queue& mq, char* buf) {
+  std::size_t n;
+  unsigned prio;
+  if (mq.get_num_msg() > 0)        // expected-note{{'mq' is checked here by 'get_num_msg'}}
+    mq.receive(buf, 64, n, prio);  // expected-warning{{'mq' may change between the check and 'receive': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+// --- near misses and correct code ----------------------------------------------------------
+
+void ok1_guard_across(mp::Queue<int>& q) {
+  mp::LockGuard<mp::Lock> guard(lock);
+  if (!q.empty())
+    q.get();
+}
+
+void ok2_std_guard_across(mp::Queue<int>& q) {
+  std::lock_guard<std::mutex> guard(mutex);
+  if (!q.empty())
+    q.get();
+}
+
+void ok3_action_does_not_depend(mp::Event& ev) {
+  if (!ev.is_set())
+    log("setting");
+  ev.set();
+}
+
+void ok4_different_objects(mp::Queue<int>& in, mp::Queue<int>& out) {
+  if (!in.empty())
+    out.put(1);
+}
+
+void ok5_compare_exchange_loop(std::atomic<int>& a) {
+  int expected = a.load();
+  while (expected > 0 && !a.compare_exchange_weak(expected, expected - 1)) {
+  }
+}
+
+void ok6_fetch_result(std::atomic<int>& a) {
+  if (a.fetch_sub(1) <= 0)
+    a.fetch_add(1);
+}
+
+void ok7_wait_is_not_an_action(mp::Event& ev) {
+  if (!ev.is_set())
+    ev.wait();
+}
+
+void ok8_value_lock_across(mp::Value<int>& v) {
+  mp::LockGuard<mp::RLock> guard(v.get_lock());
+  if (v.value() < 10)
+    v.set(10);
+}
+
+void ok9_manual_lock_across(mp::Queue<int>& q) {
+  lock.acquire();
+  if (!q.empty())
+    q.get();
+  lock.release();
+}
+
+void ok10_unique_lock_unlocked_after(mp::Queue<int>& q) {
+  std::unique_lock<std::mutex> lk(mutex);
+  if (!q.empty())
+    q.get();
+  lk.unlock();
+  log("done");
+}
+
+void ok11_pthread_across(mp::Queue<int>& q) {
+  pthread_mutex_lock(&pmutex);
+  if (!q.empty())
+    q.get();
+  pthread_mutex_unlock(&pmutex);
+}
+
+void ok12_boost_across(bip::interprocess_mutex& mu, bip::message_queue& mq, char* buf) {
+  bip::scoped_lock<bip::interprocess_mutex> lk(mu);
+  std::size_t n;
+  unsigned prio;
+  if (mq.get_num_msg() > 0)
+    mq.receive(buf, 64, n, prio);
+}
+
+void ok13_try_lock_branch(mp::Queue<int>& q) {
+  if (lock.try_lock()) {
+    if (!q.empty())
+      q.get();
+    lock.unlock();
+  }
+}
+
+void ok14_timed_acquire(mp::Queue<int>& q) {
+  if (!lock.acquire(true, 1.0))
+    return;
+  if (!q.empty())
+    q.get();
+  lock.release();
+}
+
+void ok15_read_after_act(mp::Queue<int>& q) {
+  q.put(1);
+  if (q.full())
+    log("full");
+}
+
+void ok16_local_decision(mp::Queue<int>& q, int n) {
+  bool want = n > 0;
+  if (want)
+    q.get();
+}
+
+void ok17_scoped_lock_of_two(std::mutex& m1, std::mutex& m2, mp::Queue<int>& q) {
+  std::scoped_lock lk(m1, m2);
+  if (!q.empty())
+    q.get();
+}
+
+void ok18_condition_wait(mp::Condition& c, mp::Value<int>& ready) {
+  mp::LockGuard<mp::Condition> guard(c);
+  while (ready.get() == 0)
+    c.wait();
+  ready.set(0);
+}
+
+void ok19_exchange(std::atomic<bool>& flag) {
+  if (!flag.exchange(true))
+    log("first");
+}
+
+void ok20_sem_trywait(sem_t* s) {
+  if (sem_trywait(s) == 0)
+    sem_post(s);
+}
+
+void ok21_pthread_trylock(mp::Queue<int>& q) {
+  if (pthread_mutex_trylock(&pmutex) != 0)
+    return;
+  if (!q.empty())
+    q.get();
+  pthread_mutex_unlock(&pmutex);
+}
+
+void ok22_report_only(std::atomic<int>& a) {
+  if (a.load() > 100)
+    log("busy");
+  a.fetch_add(1);
+}
+
+struct Pipeline {
+  mp::Queue<int> in;
+  mp::Queue<int> out;
+  void forward() {
+    if (!in.empty())
+      out.put(1);
+  }
+};
+
+void ok23_get_nowait(mp::Queue<int>& q) { (void)q.get_nowait(); }
+
+void ok24_unrelated_lock_state(mp::Value<int>& v, mp::Queue<int>& q) {
+  if (v.get() > 0)
+    q.put(v.get());
+}

@@ -1,0 +1,244 @@
+// Corpus for ipc-nonatomic-update: a read-modify-write of shared state made of a separate read
+// and write with no lock held across both. bad* functions must warn, ok* must not.
+// RUN: clang++-19 -std=c++20 -fsyntax-only -fplugin=ipcheck-plugin.so -Xclang -verify -I include %s
+
+#include <atomic>
+#include <mutex>
+#include <pthread.h>
+#include <semaphore.h>
+
+#include "boost/interprocess/sync/interprocess_mutex.hpp"
+#include "boost/interprocess/sync/scoped_lock.hpp"
+#include "mp/mp.h"
+
+namespace bip = boost::interprocess;
+
+void log(int);
+
+mp::Lock lock;
+std::mutex mutex;
+pthread_mutex_t pmutex = PTHREAD_MUTEX_INITIALIZER;
+
+// --- mp ------------------------------------------------------------------------------------
+
+void bad1_compound(mp::Value<int>& v) {
+  v.value() += 1;  // expected-warning{{non-atomic update of 'v': '+=' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+void bad2_get_then_set(mp::Value<int>& v) {
+  v.set(v.get() + 1);  // expected-warning{{non-atomic update of 'v': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'v' is read here by 'get'}}
+}
+
+void bad3_array_increment(mp::Array<int>& arr, std::size_t i) {
+  arr[i]++;  // expected-warning{{non-atomic update of 'arr': '++' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+void bad4_value_proxy(mp::ValueProxy<int>& p) {
+  p.set(p.get() + 1);  // expected-warning{{non-atomic update of 'p': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'p' is read here by 'get'}}
+}
+
+void bad5_through_local(mp::Value<int>& v) {
+  int n = v.get();  // expected-note{{'v' is read here by 'get'}}
+  n *= 2;
+  v.set(n);  // expected-warning{{non-atomic update of 'v': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
+}
+
+void bad6_preincrement(mp::Value<int>& v) {
+  ++v.value();  // expected-warning{{non-atomic update of 'v': '++' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+void bad7_assign_from_self(mp::Value<int>& v) {
+  v.value() = v.value() * 2;  // expected-warning{{non-atomic update of 'v': '=' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'v' is read here by 'value'}}
+}
+
+void bad8_dict_proxy(mp::DictProxy<int, int>& d, int k) {
+  d.set(k, d.get(k) + 1);  // expected-warning{{non-atomic update of 'd': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'d' is read here by 'get'}}
+}
+
+void bad9_list_proxy(mp::ListProxy<int>& l, std::size_t i) {
+  l.set(i, l.get(i) + 1);  // expected-warning{{non-atomic update of 'l': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'l' is read here by 'get'}}
+}
+
+static int current(mp::Value<int>& v) { return v.get(); }
+
+void bad10_helper_reads(mp::Value<int>& v) {
+  v.set(current(v) + 1);  // expected-warning{{non-atomic update of 'v': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'v' is read here by 'current'}}
+}
+
+static void store(mp::Value<int>& v, int x) { v.set(x); }
+
+void bad11_helper_writes(mp::Value<int>& v) {
+  store(v, v.get() + 1);  // expected-warning{{non-atomic update of 'v': 'store' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'v' is read here by 'get'}}
+}
+
+void bad12_lock_only_around_read(mp::Value<int>& v) {
+  int n;
+  {
+    mp::LockGuard<mp::RLock> guard(v.get_lock());
+    n = v.get();  // expected-note{{'v' is read here by 'get'}}
+  }
+  v.set(n + 1);  // expected-warning{{non-atomic update of 'v': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
+}
+
+void bad13_raw_value(mp::RawValue<int>& raw) {
+  raw.value() += 5;  // expected-warning{{non-atomic update of 'raw': '+=' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+void bad14_raw_array(mp::RawArray<long>& raw) {
+  raw[3]--;  // expected-warning{{non-atomic update of 'raw': '--' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+struct Counter {
+  mp::Value<int> hits;
+  void bump() {
+    hits.set(hits.get() + 1);  // expected-warning{{non-atomic update of 'hits': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'hits' is read here by 'get'}}
+  }
+};
+
+void bad15_array_set_get(mp::Array<int>& arr, std::size_t i) {
+  arr.set(i, arr.get(i) + 1);  // expected-warning{{non-atomic update of 'arr': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'arr' is read here by 'get'}}
+}
+
+// --- std -----------------------------------------------------------------------------------
+
+void bad16_atomic_load_store(std::atomic<int>& a) {
+  a.store(a.load() + 1);  // expected-warning{{non-atomic update of 'a': 'store' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'a' is read here by 'load'}}
+}
+
+void bad17_atomic_operators(std::atomic<int>& a) {
+  a = a + 1;  // expected-warning{{non-atomic update of 'a': 'operator=' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'a' is read here by 'operator T'}}
+}
+
+void bad18_atomic_through_local(std::atomic<long>& total, long add) {
+  long old = total.load();  // expected-note{{'total' is read here by 'load'}}
+  total.store(old + add);  // expected-warning{{non-atomic update of 'total': 'store' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
+}
+
+void bad19_unique_lock_released(mp::Value<int>& v) {
+  std::unique_lock<std::mutex> lk(mutex);
+  int n = v.get();  // expected-note{{'v' is read here by 'get'}}
+  lk.unlock();
+  v.set(n + 1);  // expected-warning{{non-atomic update of 'v': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
+}
+
+// --- POSIX and Boost -------------------------------------------------------------------------
+
+void bad20_pthread_released(mp::Value<int>& v) {
+  pthread_mutex_lock(&pmutex);
+  int n = v.get();  // expected-note{{'v' is read here by 'get'}}
+  pthread_mutex_unlock(&pmutex);
+  v.set(n + 1);  // expected-warning{{non-atomic update of 'v': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
+}
+
+void bad21_boost_released(bip::interprocess_mutex& mu, mp::RawValue<int>& raw) {
+  int n;
+  {
+    bip::scoped_lock<bip::interprocess_mutex> lk(mu);
+    n = raw.get();  // expected-note{{'raw' is read here by 'get'}}
+  }
+  raw.set(n + 1);  // expected-warning{{non-atomic update of 'raw': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
+}
+
+// --- near misses and correct code ----------------------------------------------------------
+
+void ok1_value_lock(mp::Value<int>& v) {
+  mp::LockGuard<mp::RLock> guard(v.get_lock());
+  v.value() += 1;
+}
+
+void ok2_value_lock_get_set(mp::Value<int>& v) {
+  mp::LockGuard<mp::RLock> guard(v.get_lock());
+  v.set(v.get() + 1);
+}
+
+void ok3_fetch_add(std::atomic<int>& a) { a.fetch_add(1); }
+
+void ok4_atomic_increment(std::atomic<int>& a) {
+  a++;
+  a += 5;
+}
+
+void ok5_compare_exchange(std::atomic<int>& a) {
+  int expected = a.load();
+  while (!a.compare_exchange_weak(expected, expected + 1)) {
+  }
+}
+
+void ok6_different_objects(mp::Value<int>& from, mp::Value<int>& to) { to.set(from.get() + 1); }
+
+void ok7_constant_write(mp::Value<int>& v) { v.set(42); }
+
+void ok8_server_side_update(mp::DictProxy<int, int>& d, int k) {
+  d.update_with(k, [](int x) { return x + 1; });
+}
+
+void ok9_std_mutex(std::atomic<int>& a) {
+  std::lock_guard<std::mutex> guard(mutex);
+  a.store(a.load() + 1);
+}
+
+void ok10_pthread(mp::Value<int>& v) {
+  pthread_mutex_lock(&pmutex);
+  v.set(v.get() + 1);
+  pthread_mutex_unlock(&pmutex);
+}
+
+void ok11_boost(bip::interprocess_mutex& mu, mp::RawValue<int>& raw) {
+  bip::scoped_lock<bip::interprocess_mutex> lk(mu);
+  raw.value() += 1;
+}
+
+void ok12_read_only(mp::Value<int>& v) {
+  int n = v.get();
+  log(n + 1);
+}
+
+void ok13_local_arithmetic(mp::Value<int>& v) {
+  int x = v.get();
+  x++;
+  log(x);
+}
+
+void ok14_raw_array_locked(mp::RawArray<int>& raw) {
+  mp::LockGuard<mp::Lock> guard(lock);
+  raw[0]++;
+}
+
+void ok15_append(mp::ListProxy<int>& l, mp::Value<int>& v) { l.append(v.get()); }
+
+void ok16_unique_lock_held(mp::Value<int>& v) {
+  std::unique_lock<std::mutex> lk(mutex);
+  int n = v.get();
+  v.set(n + 1);
+  lk.unlock();
+}
+
+void ok17_semaphore_as_lock(mp::Semaphore& s, mp::Value<int>& v) {
+  s.acquire();
+  v.set(v.get() + 1);
+  s.release();
+}
+
+void ok18_manual_lock(mp::Value<int>& v) {
+  lock.acquire();
+  v.value() += 1;
+  lock.release();
+}
+
+void ok19_overwritten_local(mp::Value<int>& v, int fresh) {
+  int n = v.get();
+  log(n);
+  n = fresh;
+  v.set(n);
+}
+
+void ok20_scoped_lock(std::mutex& m1, std::mutex& m2, mp::Value<int>& v) {
+  std::scoped_lock lk(m1, m2);
+  v.value() -= 1;
+}
+
+void ok21_local_value_object(mp::Value<int>& v) {
+  int local = 0;
+  local += 1;
+  v.set(local);
+}
