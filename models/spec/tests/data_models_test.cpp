@@ -42,6 +42,8 @@ TEST(PipeModel, MessagesArriveInOrderAtTheOtherEnd) {
   EXPECT_TRUE(pipe.step(2, {PipeOpKind::kRecv, 1}, ok<I>(10)));
   EXPECT_TRUE(pipe.step(2, {PipeOpKind::kRecv, 1}, ok<I>(11)));
   EXPECT_FALSE(pipe.step(2, {PipeOpKind::kRecv, 1}, Reply<>{Status::kEof})) << "peer open";
+  EXPECT_FALSE(pipe.step(2, {PipeOpKind::kTryRecv, 1}, ok<I>(1)));
+  EXPECT_TRUE(pipe.step(2, {PipeOpKind::kTryRecv, 1}, Reply<>{Status::kFalse}));
   EXPECT_TRUE(pipe.step(1, {PipeOpKind::kClose, 0}, kOk));
   EXPECT_TRUE(pipe.step(2, {PipeOpKind::kRecv, 1}, Reply<>{Status::kEof}));
 }

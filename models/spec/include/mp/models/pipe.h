@@ -11,7 +11,14 @@
 
 namespace mp::models {
 
-enum class PipeOpKind : std::uint8_t { kSend, kRecv, kPoll, kClose };
+enum class PipeOpKind : std::uint8_t {
+  kSend,
+  kRecv,
+  kTryRecv,  // poll(0), then recv if it said yes: one operation when only one process
+             // receives on the end
+  kPoll,
+  kClose,
+};
 
 struct PipeOp {
   PipeOpKind kind = PipeOpKind::kSend;
@@ -27,6 +34,8 @@ inline std::string to_string(const PipeOp& op) {
       return end + "send(" + std::to_string(op.message) + ")";
     case PipeOpKind::kRecv:
       return end + "recv()";
+    case PipeOpKind::kTryRecv:
+      return end + "try_recv()";
     case PipeOpKind::kPoll:
       return end + "poll()";
     case PipeOpKind::kClose:
@@ -39,6 +48,7 @@ inline std::string to_string(const PipeOp& op) {
 //   send(m)   kOk: m joins the messages travelling to the other end.
 //   recv      ok(m) with the oldest message travelling to this end; kEof when none is left
 //             and the other end is closed; not yet otherwise.
+//   try_recv  as recv, or kFalse when recv would block.
 //   poll      kOk if recv would not block, kFalse otherwise.
 //   close     kOk.
 class Pipe {
@@ -55,12 +65,14 @@ class Pipe {
         to_[1 - op.end].push_back(op.message);
         return true;
       case PipeOpKind::kRecv:
+      case PipeOpKind::kTryRecv:
         if (!inbox.empty()) {
           if (result != ok(inbox.front())) return false;
           inbox.pop_front();
           return true;
         }
-        return peer_closed && result.status == Status::kEof;
+        if (peer_closed) return result.status == Status::kEof;
+        return op.kind == PipeOpKind::kTryRecv && result.status == Status::kFalse;
       case PipeOpKind::kPoll:
         return result.status == (!inbox.empty() || peer_closed ? Status::kOk : Status::kFalse);
       case PipeOpKind::kClose:
