@@ -1,0 +1,245 @@
+// mp/lock.h — locks shared by processes, robust to the death of their holder.
+//
+//   mp::Lock          a non-recursive lock (Python's multiprocessing.Lock)
+//   mp::RLock         a recursive lock: owner and count (multiprocessing.RLock)
+//   mp::LockGuard<L>  holds a lock for a scope
+//
+// Both locks are handles: copying one (or passing it to a child by fork, spawn or thread)
+// names the same lock. They live in a shared segment (mp/detail/segment.h) and may only
+// reach another process by inheritance (kInheritanceOnly).
+//
+// Cost: an uncontended acquire is one compare-and-swap of the caller's thread id into a
+// shared word and a release is one exchange: no system call. A contended acquire spins
+// briefly, then sleeps in the kernel (a shared futex).
+//
+// Robustness: if the holder dies holding the lock (killed, crashed, or a thread that
+// returned), the next process waiting for it finds out within a few hundred milliseconds
+// and takes the lock over: its acquire throws mp::OwnerDied *with the lock held*. The state
+// the lock protects may be half-updated. The new holder repairs it, calls mark_consistent(),
+// and releases as usual. If it releases without mark_consistent(), the lock stays
+// inconsistent and the next acquirer gets mp::OwnerDied too. So:
+//
+//   try {
+//     mp::LockGuard guard(lock);
+//     ... use the state ...
+//   } catch (const mp::OwnerDied&) {   // the lock is held here: LockGuard never took it
+//     ... repair the state ...
+//     lock.mark_consistent();
+//     lock.release();
+//   }
+//
+// A non-blocking acquire (acquire(false), try_lock) never checks the holder's life: a loop
+// of try_lock on a lock whose holder died spins forever. See mp/detail/owner.h for thread-id
+// reuse, the one case where a death goes unnoticed.
+//
+// ThreadSanitizer (thread mode): both locks are annotated as mutexes (mp/detail/tsan.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "mp/detail/mutex_state.h"
+#include "mp/detail/owner.h"
+#include "mp/detail/shared_handle.h"
+#include "mp/detail/tsan.h"
+#include "mp/hook.h"
+
+namespace mp {
+
+class Condition;
+
+namespace detail {
+// Throws mp::OwnerDied for `what` (the lock's type name); `dead_tid` 0 means "a previous
+// holder released without mark_consistent".
+[[noreturn]] void throw_owner_died(const char* what, std::uint32_t dead_tid);
+[[noreturn]] void throw_not_held(const char* what);
+}  // namespace detail
+
+// -----------------------------------------------------------------------------
+// Lock
+// -----------------------------------------------------------------------------
+//
+// A lock that any process sharing it may hold, one at a time. Not recursive: a holder that
+// acquires it again waits for itself (forever, or until its timeout), as in Python.
+// Anyone may release it, not only the holder (as Python's Lock), but releasing an unlocked
+// Lock is an error.
+//
+// Visibility: everything a process wrote before release() is visible to the process whose
+// acquire() then succeeds.
+class Lock {
+ public:
+  static constexpr bool kInheritanceOnly = true;
+
+  // A new, unlocked lock in a new segment. Throws std::system_error if memory is refused.
+  Lock();
+
+  // Takes the lock. Blocks (if `block`) until it is free or `timeout` seconds have passed
+  // (negative: no limit). Returns true if the caller now holds the lock, false on timeout
+  // or, with `block` false, if the lock was held.
+  // Throws mp::OwnerDied, with the lock held, if its previous holder died (see the file
+  // comment). Blocking only: acquire(false) never throws OwnerDied for a dead holder.
+  [[nodiscard]] bool acquire(bool block = true, double timeout = -1);
+
+  // Frees the lock and wakes one waiter. Does not block. Any process may call it.
+  // Invalid: releasing an unlocked Lock throws std::logic_error (Python's ValueError);
+  // the lock is unchanged.
+  void release();
+
+  // For std::lock_guard, std::scoped_lock, std::unique_lock: acquire() without timeout,
+  // acquire(false) and release().
+  void lock() { (void)acquire(); }
+  [[nodiscard]] bool try_lock() { return acquire(false); }
+  void unlock() { release(); }
+
+  // Whether some process holds the lock now (a snapshot). Does not block.
+  [[nodiscard]] bool locked() const noexcept;
+
+  // After mp::OwnerDied: declares the protected state repaired. Precondition: the caller
+  // holds the lock; otherwise throws std::logic_error.
+  void mark_consistent();
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(state_);
+  }
+
+ private:
+  friend class Condition;
+  bool acquire_slow(std::uint32_t me, bool block, double timeout);
+  bool held_by_caller() const noexcept;
+
+  detail::SharedPtr<detail::MutexState> state_;
+};
+
+// -----------------------------------------------------------------------------
+// RLock
+// -----------------------------------------------------------------------------
+//
+// A recursive lock: the holder may acquire it again, and must release it as many times.
+// Only the holder may release it.
+//
+// Visibility: as Lock, from the last release() of the holder to the next holder's acquire().
+class RLock {
+ public:
+  static constexpr bool kInheritanceOnly = true;
+
+  // A new, unlocked lock in a new segment. Throws std::system_error if memory is refused.
+  RLock();
+  // A handle to a lock state that lives in another primitive's segment (Value, Array).
+  explicit RLock(detail::SharedPtr<detail::MutexState> state) noexcept : state_(std::move(state)) {}
+
+  // As Lock::acquire; if the caller already holds the lock it counts one more level and
+  // returns true at once.
+  [[nodiscard]] bool acquire(bool block = true, double timeout = -1);
+
+  // Drops one level; the last one frees the lock and wakes one waiter. Does not block.
+  // Invalid: a release by a process that does not hold the lock (including an unlocked
+  // RLock) throws std::logic_error (Python's AssertionError/RuntimeError); nothing changes.
+  void release();
+
+  void lock() { (void)acquire(); }
+  [[nodiscard]] bool try_lock() { return acquire(false); }
+  void unlock() { release(); }
+
+  // Whether some process holds the lock now (a snapshot). Does not block.
+  [[nodiscard]] bool locked() const noexcept;
+  // Whether the caller holds it. Does not block.
+  [[nodiscard]] bool is_mine() const noexcept;
+
+  // As Lock::mark_consistent.
+  void mark_consistent();
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(state_);
+  }
+
+ private:
+  friend class Condition;
+  bool acquire_slow(std::uint32_t me, bool block, double timeout);
+
+  detail::SharedPtr<detail::MutexState> state_;
+};
+
+// -----------------------------------------------------------------------------
+// LockGuard
+// -----------------------------------------------------------------------------
+//
+// Holds `lock` (a Lock, an RLock, a Condition: anything with lock()/unlock()) from
+// construction to the end of the scope. Blocks in the constructor; if that throws (for
+// mp::OwnerDied, with the lock held) the guard does not exist and will not release.
+template <class L>
+class [[nodiscard]] LockGuard {
+ public:
+  explicit LockGuard(L& lock) : lock_(lock) { lock_.lock(); }
+  ~LockGuard() { lock_.unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+  LockGuard(LockGuard&&) = delete;
+  LockGuard& operator=(LockGuard&&) = delete;
+
+ private:
+  L& lock_;
+};
+
+// ---- inline fast paths ----
+
+inline bool Lock::acquire(bool block, double timeout) {
+  detail::MutexState& s = *state_;
+  std::uint32_t me = detail::current_tid();
+  MP_TSAN_MUTEX_PRE_LOCK(&s, block ? 0 : MP_TSAN_TRY_LOCK);
+  if (detail::mutex_try_lock(s, me)) [[likely]] {
+    MP_TSAN_MUTEX_POST_LOCK(&s, block ? 0 : MP_TSAN_TRY_LOCK);
+    MP_HOOK("lock.acquire.after_cas");
+    if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
+      detail::throw_owner_died("mp::Lock", 0);
+    return true;
+  }
+  return acquire_slow(me, block, timeout);
+}
+
+inline void Lock::release() {
+  detail::MutexState& s = *state_;
+  if ((s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) == 0) [[unlikely]]
+    detail::throw_not_held("mp::Lock::release: the lock is not held (released too many times)");
+  MP_TSAN_MUTEX_PRE_UNLOCK(&s, 0);
+  detail::mutex_unlock(s);
+  MP_TSAN_MUTEX_POST_UNLOCK(&s, 0);
+  MP_HOOK("lock.release.after_exchange");
+}
+
+inline bool RLock::acquire(bool block, double timeout) {
+  detail::MutexState& s = *state_;
+  std::uint32_t me = detail::current_tid();
+  if ((s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) == me) {
+    MP_TSAN_MUTEX_PRE_LOCK(&s, MP_TSAN_RECURSIVE);
+    ++s.count;
+    MP_TSAN_MUTEX_POST_LOCK(&s, MP_TSAN_RECURSIVE);
+    return true;
+  }
+  MP_TSAN_MUTEX_PRE_LOCK(&s, MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK));
+  if (detail::mutex_try_lock(s, me)) [[likely]] {
+    s.count = 1;
+    MP_TSAN_MUTEX_POST_LOCK(&s, MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK));
+    MP_HOOK("rlock.acquire.after_cas");
+    if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
+      detail::throw_owner_died("mp::RLock", 0);
+    return true;
+  }
+  return acquire_slow(me, block, timeout);
+}
+
+inline void RLock::release() {
+  detail::MutexState& s = *state_;
+  if ((s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) !=
+      detail::current_tid()) [[unlikely]]
+    detail::throw_not_held("mp::RLock::release: cannot release un-acquired lock");
+  MP_TSAN_MUTEX_PRE_UNLOCK(&s, 0);
+  if (--s.count == 0) {
+    detail::mutex_unlock(s);
+    MP_HOOK("rlock.release.after_exchange");
+  }
+  MP_TSAN_MUTEX_POST_UNLOCK(&s, 0);
+}
+
+}  // namespace mp

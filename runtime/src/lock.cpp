@@ -1,0 +1,194 @@
+// The contended paths of mp::Lock and mp::RLock (mp/lock.h, mp/detail/mutex_state.h).
+#include "mp/lock.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "mp/detail/futex.h"
+#include "mp/errors.h"
+
+namespace mp {
+namespace detail {
+namespace {
+
+// Spinning beats sleeping when the holder is about to release: a wake-up costs ~50 us here.
+constexpr int kSpins = 200;
+// Waiting shorter than this never looks at the holder: a live holder is the common case.
+constexpr std::int64_t kCheckOwnerAfterNs = 2'000'000;
+// Sleep slices grow from the first to the last, so that a dead holder is found within
+// about kMaxSliceNs, and a long wait costs a few wake-ups per second.
+constexpr std::int64_t kFirstSliceNs = 1'000'000;
+constexpr std::int64_t kMaxSliceNs = 100'000'000;
+
+}  // namespace
+
+void mutex_wake_one(MutexState& m) noexcept { futex_wake(&m.word, 1); }
+
+LockResult mutex_lock_slow(MutexState& m, std::uint32_t me, bool block, double timeout) noexcept {
+  constexpr auto kMask = MutexState::kTidMask;
+  constexpr auto kWaiters = MutexState::kWaiters;
+  for (int i = 0; i < (block ? kSpins : 1); ++i) {
+    std::uint32_t v = m.word.load(std::memory_order_relaxed);
+    if (v == 0 && mutex_try_lock(m, me)) return LockResult::kAcquired;
+    cpu_relax();
+  }
+  if (!block) return LockResult::kTimedOut;
+
+  Deadline deadline(timeout);
+  const std::int64_t start = monotonic_ns();
+  std::int64_t slice = kFirstSliceNs;
+  // Having slept once, this waiter cannot know whether others sleep too: it takes the lock
+  // with kWaiters set, so that its release wakes the next one (one spare wake at worst).
+  const std::uint32_t mine = me | kWaiters;
+  for (;;) {
+    std::uint32_t v = m.word.load(std::memory_order_relaxed);
+    if ((v & kMask) == 0) {
+      if (m.word.compare_exchange_weak(v, mine, std::memory_order_acquire,
+                                       std::memory_order_relaxed))
+        return LockResult::kAcquired;
+      continue;
+    }
+    if (!(v & kWaiters)) {
+      if (!m.word.compare_exchange_weak(v, v | kWaiters, std::memory_order_relaxed,
+                                        std::memory_order_relaxed))
+        continue;
+      v |= kWaiters;
+    }
+    timespec ts;
+    bool expired = false;
+    const timespec* rel = deadline.slice(slice, ts, expired);
+    if (expired) return LockResult::kTimedOut;
+    MP_HOOK("lock.acquire.before_sleep");
+    int r = futex_wait(&m.word, v, rel);
+    if (r == ETIMEDOUT) {
+      if (deadline.expired()) {
+        // One last look: the lock may have been freed as the timeout struck.
+        std::uint32_t w = 0;
+        if (m.word.compare_exchange_strong(w, mine, std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+          return LockResult::kAcquired;
+        return LockResult::kTimedOut;
+      }
+      if (slice < kMaxSliceNs) slice *= 2;
+      if (monotonic_ns() - start >= kCheckOwnerAfterNs) {
+        std::uint32_t w = m.word.load(std::memory_order_relaxed);
+        std::uint32_t holder = w & kMask;
+        if (holder != 0 && holder != me && !thread_alive(holder)) {
+          // Whoever wins this compare-and-swap takes the lock over; others see a live holder.
+          if (m.word.compare_exchange_strong(w, mine, std::memory_order_acquire,
+                                             std::memory_order_relaxed)) {
+            m.inconsistent.store(holder, std::memory_order_relaxed);
+            MP_HOOK("lock.acquire.took_over");
+            return LockResult::kTookOverFromDeadOwner;
+          }
+        }
+      }
+    }
+  }
+}
+
+void throw_owner_died(const char* what, std::uint32_t dead_tid) {
+  std::string message(what);
+  if (dead_tid != 0) {
+    message +=
+        ": the previous holder (thread " + std::to_string(dead_tid) + ") died holding the lock";
+  } else {
+    message +=
+        ": the lock is inconsistent (a holder died holding it, and it was released "
+        "without mark_consistent())";
+  }
+  message +=
+      "; the caller now holds the lock: repair the shared state, call "
+      "mark_consistent(), then release it";
+  throw OwnerDied(message);
+}
+
+void throw_not_held(const char* what) { throw std::logic_error(what); }
+
+}  // namespace detail
+
+// ---- Lock ----
+
+Lock::Lock() : state_(detail::SharedPtr<detail::MutexState>::make("mp.Lock")) {
+  MP_TSAN_MUTEX_CREATE(state_.get(), 0);
+}
+
+bool Lock::acquire_slow(std::uint32_t me, bool block, double timeout) {
+  detail::MutexState& s = *state_;
+  const unsigned try_flag = block ? 0 : MP_TSAN_TRY_LOCK;
+  switch (detail::mutex_lock_slow(s, me, block, timeout)) {
+    case detail::LockResult::kAcquired:
+      MP_TSAN_MUTEX_POST_LOCK(&s, try_flag);
+      MP_HOOK("lock.acquire.after_cas");
+      if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
+        detail::throw_owner_died("mp::Lock", 0);
+      return true;
+    case detail::LockResult::kTookOverFromDeadOwner:
+      MP_TSAN_MUTEX_POST_LOCK(&s, try_flag);
+      detail::throw_owner_died("mp::Lock", s.inconsistent.load(std::memory_order_relaxed));
+    case detail::LockResult::kTimedOut:
+      break;
+  }
+  MP_TSAN_MUTEX_POST_LOCK(&s, try_flag | MP_TSAN_TRY_LOCK_FAILED);
+  return false;
+}
+
+bool Lock::held_by_caller() const noexcept {
+  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) ==
+         detail::current_tid();
+}
+
+bool Lock::locked() const noexcept {
+  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) != 0;
+}
+
+void Lock::mark_consistent() {
+  if (!held_by_caller())
+    detail::throw_not_held("mp::Lock::mark_consistent: the caller does not hold the lock");
+  state_->inconsistent.store(0, std::memory_order_relaxed);
+}
+
+// ---- RLock ----
+
+RLock::RLock() : state_(detail::SharedPtr<detail::MutexState>::make("mp.RLock")) {
+  MP_TSAN_MUTEX_CREATE(state_.get(), MP_TSAN_RECURSIVE);
+}
+
+bool RLock::acquire_slow(std::uint32_t me, bool block, double timeout) {
+  detail::MutexState& s = *state_;
+  const unsigned flags = MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK);
+  switch (detail::mutex_lock_slow(s, me, block, timeout)) {
+    case detail::LockResult::kAcquired:
+      s.count = 1;
+      MP_TSAN_MUTEX_POST_LOCK(&s, flags);
+      MP_HOOK("rlock.acquire.after_cas");
+      if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
+        detail::throw_owner_died("mp::RLock", 0);
+      return true;
+    case detail::LockResult::kTookOverFromDeadOwner:
+      s.count = 1;
+      MP_TSAN_MUTEX_POST_LOCK(&s, flags);
+      detail::throw_owner_died("mp::RLock", s.inconsistent.load(std::memory_order_relaxed));
+    case detail::LockResult::kTimedOut:
+      break;
+  }
+  MP_TSAN_MUTEX_POST_LOCK(&s, flags | MP_TSAN_TRY_LOCK_FAILED);
+  return false;
+}
+
+bool RLock::locked() const noexcept {
+  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) != 0;
+}
+
+bool RLock::is_mine() const noexcept {
+  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) ==
+         detail::current_tid();
+}
+
+void RLock::mark_consistent() {
+  if (!is_mine())
+    detail::throw_not_held("mp::RLock::mark_consistent: the caller does not hold the lock");
+  state_->inconsistent.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace mp
