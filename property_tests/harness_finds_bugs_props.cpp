@@ -70,7 +70,8 @@ TEST_P(FindsBugs, ALostIncrement) {
   EXPECT_NE(report.find("not linearizable"), std::string::npos) << report;
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, FindsBugs, testing::Values(StartMode::kFork, StartMode::kThread),
+INSTANTIATE_TEST_SUITE_P(Modes, FindsBugs,
+                         testing::Values(StartMode::kFork, StartMode::kThread, StartMode::kSpawn),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 struct SleepySut {  // a process that never returns from its operation

@@ -20,6 +20,10 @@ struct PipeSut {
   std::pair<mp::Connection, mp::Connection> ends = mp::Pipe();
 
   mp::Connection& end(int i) { return i == 0 ? ends.first : ends.second; }
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(ends.first, ends.second);
+  }
 
   m::Reply<> run(ProcessId, const PipeOp& op) {
     mp::Connection& c = end(op.end);
@@ -93,7 +97,7 @@ rc::Gen<Program<PipeOp>> gen_pipe_program() {
 
 RC_GTEST_PROP(PipeProps, LinearizableWithOneProcessPerEnd, ()) {
   const auto program = *gen_pipe_program();
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread});
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn});
   rc_check_program(
       "PipeProps.LinearizableWithOneProcessPerEnd", m::Pipe{}, [] { return PipeSut{}; }, program,
       options);

@@ -47,6 +47,17 @@ class RacyLock {
   }
   void release() { held_->store(0, std::memory_order_release); }
 
+  // For spawn: the segment travels as an inherited descriptor.
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(ref_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    archive(ref_);
+    held_ = static_cast<std::atomic<int>*>(ref_.data());
+  }
+
  private:
   mp::detail::SegmentRef ref_;
   std::atomic<int>* held_ = nullptr;
@@ -55,6 +66,10 @@ class RacyLock {
 // The system under test for RacyLock, against mp::models::Lock.
 struct RacyLockSut {
   RacyLock lock;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(lock);
+  }
   mp::models::Reply<> run(ProcessId, const mp::models::LockOp& op) {
     using K = mp::models::LockOpKind;
     switch (op.kind) {
@@ -90,6 +105,16 @@ class UnlockedCounter {
     return read + d;
   }
 
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(ref_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    archive(ref_);
+    value_ = static_cast<std::atomic<std::int64_t>*>(ref_.data());
+  }
+
  private:
   mp::detail::SegmentRef ref_;
   std::atomic<std::int64_t>* value_ = nullptr;
@@ -98,6 +123,10 @@ class UnlockedCounter {
 // The system under test for UnlockedCounter, against mp::models::Value<int64_t>.
 struct UnlockedCounterSut {
   UnlockedCounter counter;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(counter);
+  }
   mp::models::Reply<std::int64_t> run(ProcessId, const mp::models::ValueOp<std::int64_t>& op) {
     switch (op.kind) {
       case mp::models::ValueOpKind::kGet:

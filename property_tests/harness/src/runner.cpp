@@ -16,6 +16,8 @@ const char* to_string(StartMode mode) {
       return "fork";
     case StartMode::kThread:
       return "thread";
+    case StartMode::kSpawn:
+      return "spawn";
   }
   return "?";
 }
@@ -113,6 +115,19 @@ std::string run_forked(const std::vector<std::function<void()>>& branches,
         (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && planned(static_cast<int>(i)));
     if (!ok && error.empty()) {
       error = describe_status(("process " + std::to_string(i + 1)).c_str(), status);
+    }
+  }
+  return error;
+}
+
+std::string join_all(std::vector<mp::Process>& processes, const std::function<bool(int)>& planned) {
+  std::string error;
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    processes[i].join();
+    const int code = processes[i].exitcode().value_or(-1);
+    const bool ok = code == 0 || (code == -SIGKILL && planned(static_cast<int>(i)));
+    if (!ok && error.empty()) {
+      error = "process " + std::to_string(i + 1) + " exited with code " + std::to_string(code);
     }
   }
   return error;

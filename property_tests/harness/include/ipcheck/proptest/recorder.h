@@ -42,6 +42,14 @@ class Recorder {
         capacity_(capacity),
         segment_(mp::detail::Segment::create(bytes(processes, capacity), "ipcheck-history")) {}
 
+  // The recorder made by another process, reached through its segment (a spawned child
+  // receives the segment as an inherited descriptor).
+  Recorder(mp::detail::SegmentRef segment, int processes, std::size_t capacity)
+      : processes_(processes), capacity_(capacity), segment_(std::move(segment)) {}
+
+  const mp::detail::SegmentRef& segment() const { return segment_; }
+  std::size_t capacity() const { return capacity_; }
+
   // Records that process `p` invokes `op`, now. Returns the slot to complete. Only `p` may
   // call this (one writer per process). Async-signal-safe.
   std::size_t invoke(ProcessId p, const Op& op) noexcept {
@@ -124,7 +132,7 @@ class Recorder {
   }
 
   // Forgets everything recorded (between cases).
-  void clear() noexcept { std::memset(segment_->data(), 0, segment_->size()); }
+  void clear() noexcept { std::memset(segment_.data(), 0, segment_.get()->size()); }
 
   int processes() const { return processes_; }
 
@@ -159,9 +167,9 @@ class Recorder {
     std::abort();
   }
 
-  Header& header() const { return *static_cast<Header*>(segment_->data()); }
+  Header& header() const { return *static_cast<Header*>(segment_.data()); }
   Lane& lane(ProcessId p) const {
-    auto* base = static_cast<char*>(segment_->data()) + sizeof(Header);
+    auto* base = static_cast<char*>(segment_.data()) + sizeof(Header);
     return *reinterpret_cast<Lane*>(base + p * stride(capacity_));
   }
   Slot& slot(ProcessId p, std::size_t i) const {
@@ -171,7 +179,7 @@ class Recorder {
 
   int processes_;
   std::size_t capacity_;
-  std::shared_ptr<mp::detail::Segment> segment_;
+  mp::detail::SegmentRef segment_;
 };
 
 }  // namespace ipcheck::proptest

@@ -41,12 +41,17 @@
 #include "ipcheck/proptest/report.h"
 #include "ipcheck/proptest/schedule.h"
 #include "mp/models/model.h"
+#include "mp/process.h"
+#include "mp/serialize.h"
 
 namespace ipcheck::proptest {
 
 enum class StartMode : std::uint8_t {
   kFork,    // each branch is a forked process
   kThread,  // each branch is a thread of the case process (ThreadSanitizer sees races)
+  kSpawn,   // each branch is a spawned process (mp::Process, a fresh image of the program):
+            // the system under test must be serializable (mp::Serializable), which carries
+            // its shared state as inherited descriptors, and main must call mp::init first
 };
 
 const char* to_string(StartMode mode);
@@ -83,6 +88,9 @@ std::string supervise(const std::function<void()>& body, std::chrono::millisecon
 std::string run_forked(const std::vector<std::function<void()>>& branches,
                        const std::function<bool(int)>& planned);
 
+// Joins `processes`; a child killed by SIGKILL whose death `planned(i)` confirms is fine.
+std::string join_all(std::vector<mp::Process>& processes, const std::function<bool(int)>& planned);
+
 template <class M, class Sut>
 void run_ops(Sut& sut, Recorder<typename M::Op, typename M::Result>& recorder, ProcessId p,
              const std::vector<typename M::Op>& ops) {
@@ -103,6 +111,39 @@ void run_ops(Sut& sut, Recorder<typename M::Op, typename M::Result>& recorder, P
 template <class Op, class Result>
 void observe_kill(void* recorder, ProcessId p) noexcept {
   static_cast<Recorder<Op, Result>*>(recorder)->crash(p);
+}
+
+// Trivially copyable values travel to a spawned child as their bytes.
+template <class T>
+std::string to_bytes(const T* data, std::size_t count) {
+  return std::string(reinterpret_cast<const char*>(data), count * sizeof(T));
+}
+template <class T>
+std::vector<T> from_bytes(const std::string& bytes) {
+  std::vector<T> values(bytes.size() / sizeof(T));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+  return values;
+}
+
+// The target of a spawned branch: a plain function, so that a fresh image finds it.
+template <class M, class Sut>
+void spawned_branch(Sut sut, mp::detail::SegmentRef segment, int processes, std::uint64_t capacity,
+                    int p, int parties, std::string op_bytes, std::string schedule_bytes,
+                    std::string fault_bytes) {
+  using Op = typename M::Op;
+  using Result = typename M::Result;
+  const std::vector<Op> ops = from_bytes<Op>(op_bytes);
+  const Schedule schedule = from_bytes<Schedule>(schedule_bytes).at(0);
+  const FaultPlan fault = from_bytes<FaultPlan>(fault_bytes).at(0);
+  Recorder<Op, Result> recorder(std::move(segment), processes, capacity);
+  enter_process(p, schedule, fault, &observe_kill<Op, Result>, &recorder);
+  recorder.start_together(parties);
+  try {
+    run_ops<M>(sut, recorder, p, ops);
+  } catch (const std::exception& e) {
+    recorder.fail(("process " + std::to_string(p) + " threw: " + e.what()).c_str());
+  }
+  leave_process();
 }
 
 }  // namespace detail
@@ -146,7 +187,28 @@ RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& pro
             detail::leave_process();
           });
         }
-        if (options.mode == StartMode::kFork) {
+        if (options.mode == StartMode::kSpawn) {
+          using Sut = std::remove_cvref_t<decltype(sut)>;
+          if constexpr (mp::Serializable<Sut>) {
+            std::vector<mp::Process> children;
+            for (std::size_t i = 0; i < program.branches.size(); ++i) {
+              children.push_back(
+                  mp::get_context(mp::kSpawn)
+                      .Process(
+                          &detail::spawned_branch<M, Sut>, sut, recorder.segment(),
+                          program.processes(), std::uint64_t{recorder.capacity()},
+                          static_cast<int>(i + 1), static_cast<int>(program.branches.size()),
+                          detail::to_bytes(program.branches[i].data(), program.branches[i].size()),
+                          detail::to_bytes(&options.schedule, 1), detail::to_bytes(&fault, 1)));
+              children.back().start();
+            }
+            std::string error = detail::join_all(
+                children, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
+            if (!error.empty()) recorder.fail(error.c_str());
+          } else {
+            recorder.fail("spawn mode needs a system under test that mp::serialize accepts");
+          }
+        } else if (options.mode == StartMode::kFork) {
           std::string error = detail::run_forked(
               branches, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
           if (!error.empty()) recorder.fail(error.c_str());
