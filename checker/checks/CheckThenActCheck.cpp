@@ -12,6 +12,11 @@ void CheckThenActCheck::check(const FunctionResult &Result,
                               std::vector<Finding> &Findings) {
   const unsigned WriteRoles = RoleWrite | RoleAtomicRMW | RoleWriteBack;
   for (const ActionFact &Fact : Result.Facts) {
+    if (Fact.Revalidated ||
+        (Fact.ResultChecked && (Fact.Roles & (RoleAtomicRMW | RoleTryAcquire))))
+      continue;
+    if ((Fact.Roles & RoleTryAcquire) && !(Fact.Roles & RoleAtomicRMW))
+      continue; // A try- operation fails instead of acting on a stale check.
     bool IsWrite =
         (Fact.Roles & WriteRoles) || Fact.Kind == ActionFact::CompoundUpdate;
     std::vector<ReadKey> Deciding;

@@ -7,7 +7,6 @@
 #include "clang/AST/ExprCXX.h"
 #include "clang/AST/ParentMap.h"
 #include "clang/AST/StmtCXX.h"
-#include "clang/Analysis/Analyses/Dominators.h"
 #include "clang/Analysis/CFG.h"
 #include "llvm/ADT/STLExtras.h"
 #include <deque>
@@ -19,6 +18,11 @@ namespace ipcheck {
 namespace {
 
 using LockSet = std::set<PathId>;
+
+/// Stands for "made atomically" in the locks held since a read: an observation
+/// by an atomic read-modify-write, compare-exchange or try-acquire is never
+/// stale.
+constexpr PathId AtomicObservation = ~0u;
 using ReadSet = std::set<ReadKey>;
 
 /// The dataflow fact at one program point.
@@ -27,10 +31,36 @@ struct State {
   LockSet Held;
   std::map<ReadKey, LockSet> Live; ///< Read -> locks held continuously since.
   std::map<const ValueDecl *, ReadSet> VarTaint;
+  /// The branch outcomes this point depends on: (block ID, successor index). A
+  /// branch whose every outcome reaches here (a join) no longer decides
+  /// anything.
+  std::set<std::pair<unsigned, unsigned>> Branches;
 
   bool operator==(const State &O) const {
     return Reached == O.Reached && Held == O.Held && Live == O.Live &&
-           VarTaint == O.VarTaint;
+           VarTaint == O.VarTaint && Branches == O.Branches;
+  }
+
+  /// Forgets the branches all of whose outcomes are present.
+  void dropJoinedBranches(const std::vector<const CFGBlock *> &Blocks) {
+    for (auto It = Branches.begin(); It != Branches.end();) {
+      unsigned Block = It->first;
+      auto End = It;
+      unsigned Present = 0;
+      while (End != Branches.end() && End->first == Block) {
+        ++Present;
+        ++End;
+      }
+      const CFGBlock *B = Blocks[Block];
+      unsigned Outcomes = 0;
+      for (auto S = B->succ_begin(); S != B->succ_end(); ++S)
+        if (S->getReachableBlock())
+          ++Outcomes;
+      if (Present >= Outcomes)
+        It = Branches.erase(It, End);
+      else
+        It = End;
+    }
   }
 
   void join(const State &O) {
@@ -57,6 +87,7 @@ struct State {
     }
     for (const auto &[Var, Reads] : O.VarTaint)
       VarTaint[Var].insert(Reads.begin(), Reads.end());
+    Branches.insert(O.Branches.begin(), O.Branches.end());
   }
 
   void release(PathId Lock) {
@@ -83,6 +114,7 @@ struct CallInfo {
   const Expr *RefValue = nullptr; ///< The value assigned.
   std::string RefOperator;        ///< `+=`, `++`.
   bool IsBranchCondition = false; ///< A try-acquire decided by the branch.
+  bool ResultUsed = false;        ///< The call's value is tested or kept.
 };
 
 /// A lock taken on one edge of a branch whose condition is a try-acquire.
@@ -114,6 +146,12 @@ public:
 private:
   // Pre-scan.
   void scan(const Stmt *S);
+  bool resultUsed(const CallExpr *Call) const;
+  static bool isSelfValidating(const CallInfo &Info) {
+    return Info.Api && Info.ResultUsed && Info.Ref == RefUse::None &&
+           (Info.Api->Roles &
+            (RoleAtomicRMW | RoleCompareExchange | RoleTryAcquire));
+  }
   void classifyReference(const CallExpr *Call, CallInfo &Info);
   bool isInteresting() const { return Interesting; }
 
@@ -145,7 +183,6 @@ private:
   void analyzeTryBranch(const CFGBlock *B);
   std::optional<bool> successWhenTrue(const Expr *Cond,
                                       const CallExpr *&Call) const;
-  const std::vector<const CFGBlock *> &controllers(const CFGBlock *B);
   State edgeState(const CFGBlock *Pred, unsigned SuccIndex) const;
 
   const FunctionDecl *FD;
@@ -161,8 +198,7 @@ private:
   llvm::DenseMap<const CFGBlock *, TryBranch> TryBranches;
   llvm::DenseMap<const CFGBlock *, ReadSet> ConditionReads;
   std::unique_ptr<CFG> Graph;
-  std::unique_ptr<ControlDependencyCalculator> ControlDeps;
-  llvm::DenseMap<const CFGBlock *, std::vector<const CFGBlock *>> Controllers;
+  std::vector<const CFGBlock *> BlocksByID;
   std::vector<State> OutStates;
   std::set<ReadKey> ReturnedReads;
   std::set<PathId> ReleasedUntaken;
@@ -199,6 +235,7 @@ void FunctionAnalyzer::scan(const Stmt *S) {
     }
     if (!Info.Api && !Info.GuardOfObject && Info.Callee && Info.Callee != FD)
       Info.Summary = Ctx.summaryFor(Info.Callee);
+    Info.ResultUsed = resultUsed(Call);
     if (Info.Api || Info.Summary || Info.GuardOfObject) {
       Interesting = true;
       Calls[Call] = Info;
@@ -206,6 +243,34 @@ void FunctionAnalyzer::scan(const Stmt *S) {
   }
   for (const Stmt *Child : S->children())
     scan(Child);
+}
+
+bool FunctionAnalyzer::resultUsed(const CallExpr *Call) const {
+  const Stmt *Child = Call;
+  const Stmt *P = Parents.getParent(Call);
+  while (P && (isa<ImplicitCastExpr>(P) || isa<ParenExpr>(P) ||
+               isa<ExprWithCleanups>(P) || isa<MaterializeTemporaryExpr>(P) ||
+               isa<CXXBindTemporaryExpr>(P))) {
+    Child = P;
+    P = Parents.getParent(P);
+  }
+  if (!P)
+    return false;
+  if (const auto *Cast = dyn_cast<ExplicitCastExpr>(P))
+    return !Cast->getType()->isVoidType();
+  if (isa<Expr>(P) || isa<DeclStmt>(P) || isa<ReturnStmt>(P))
+    return true;
+  if (const auto *If = dyn_cast<IfStmt>(P))
+    return If->getCond() == Child;
+  if (const auto *While = dyn_cast<WhileStmt>(P))
+    return While->getCond() == Child;
+  if (const auto *Do = dyn_cast<DoStmt>(P))
+    return Do->getCond() == Child;
+  if (const auto *For = dyn_cast<ForStmt>(P))
+    return For->getCond() == Child;
+  if (const auto *Switch = dyn_cast<SwitchStmt>(P))
+    return Switch->getCond() == Child;
+  return false;
 }
 
 void FunctionAnalyzer::classifyReference(const CallExpr *Call, CallInfo &Info) {
@@ -323,10 +388,8 @@ void FunctionAnalyzer::taint(const Stmt *S, const State &St,
         bool IsRead = Info.Ref == RefUse::Read ||
                       (Info.Ref == RefUse::None &&
                        (Info.Api->Roles & RoleRead) && Info.Api->ResultArg < 0);
-        if (IsRead)
+        if (IsRead || isSelfValidating(Info))
           Reads.insert({Call, 0});
-        // The result of an atomic operation, a write or a lock call is not a
-        // stale copy.
         return;
       }
       if (Info.Summary)
@@ -350,27 +413,6 @@ void FunctionAnalyzer::recordRead(ReadKey Key, PathId Object,
     It->second = ReadSite{Object, Loc, std::move(Api)};
 }
 
-const std::vector<const CFGBlock *> &
-FunctionAnalyzer::controllers(const CFGBlock *B) {
-  auto It = Controllers.find(B);
-  if (It != Controllers.end())
-    return It->second;
-  std::vector<const CFGBlock *> Result;
-  llvm::SmallPtrSet<const CFGBlock *, 8> Seen;
-  std::deque<const CFGBlock *> Work{B};
-  while (!Work.empty()) {
-    const CFGBlock *Cur = Work.front();
-    Work.pop_front();
-    for (CFGBlock *Dep :
-         ControlDeps->getControlDependencies(const_cast<CFGBlock *>(Cur)))
-      if (Dep && Seen.insert(Dep).second) {
-        Result.push_back(Dep);
-        Work.push_back(Dep);
-      }
-  }
-  return Controllers[B] = std::move(Result);
-}
-
 void FunctionAnalyzer::recordAction(ActionFact Fact, const ReadSet &Data,
                                     const CFGBlock *B, const State &St) {
   auto Unprotected = [&](ReadKey Key) {
@@ -381,13 +423,17 @@ void FunctionAnalyzer::recordAction(ActionFact Fact, const ReadSet &Data,
     return Live != St.Live.end() && Live->second.empty();
   };
   std::set<ReadKey> Control;
-  for (const CFGBlock *C : controllers(B)) {
-    auto It = ConditionReads.find(C);
+  for (const auto &Outcome : St.Branches) {
+    auto It = ConditionReads.find(BlocksByID[Outcome.first]);
     if (It == ConditionReads.end())
       continue;
-    for (ReadKey Key : It->second)
+    for (ReadKey Key : It->second) {
       if (Unprotected(Key))
         Control.insert(Key);
+      else if (St.Live.count(Key) && Out.Reads.count(Key) &&
+               Out.Reads[Key].Object == Fact.Object)
+        Fact.Revalidated = true; // Checked again under a lock (double-checked).
+    }
   }
   Fact.ControlReads.assign(Control.begin(), Control.end());
   for (ReadKey Key : Data)
@@ -446,7 +492,11 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
       Name = "operator T";
     bool IsRead = Info.Ref == RefUse::Read ||
                   (Info.Ref == RefUse::None && (Roles & RoleRead));
-    if (IsRead) {
+    if (isSelfValidating(Info)) {
+      // What an atomic operation reports is fresh: a decision on it is sound.
+      recordRead({Call, 0}, Object, Loc, Name, St);
+      St.Live[{Call, 0}] = LockSet{AtomicObservation};
+    } else if (IsRead) {
       recordRead({Call, 0}, Object, Loc, Name, St);
       if (F->ResultArg >= 0 && unsigned(F->ResultArg) < Call->getNumArgs()) {
         const Expr *Arg = skipWrappers(Call->getArg(F->ResultArg));
@@ -476,6 +526,7 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
       Fact.Object = Object;
       Fact.Api = Name;
       Fact.Roles = Roles;
+      Fact.ResultChecked = Info.ResultUsed;
       recordAction(std::move(Fact), Data, B, St);
     }
     return;
@@ -700,6 +751,13 @@ void FunctionAnalyzer::analyzeTryBranch(const CFGBlock *B) {
 State FunctionAnalyzer::edgeState(const CFGBlock *Pred,
                                   unsigned SuccIndex) const {
   State St = OutStates[Pred->getBlockID()];
+  if (Pred->getTerminatorCondition() && Pred->succ_size() >= 2) {
+    // The condition is evaluated anew: its earlier outcome no longer holds.
+    unsigned ID = Pred->getBlockID();
+    St.Branches.erase(St.Branches.lower_bound({ID, 0}),
+                      St.Branches.lower_bound({ID + 1, 0}));
+    St.Branches.insert({ID, SuccIndex});
+  }
   auto It = TryBranches.find(Pred);
   if (It != TryBranches.end() && It->second.SuccessSucc == SuccIndex)
     St.Held.insert(It->second.Locks.begin(), It->second.Locks.end());
@@ -719,7 +777,6 @@ void FunctionAnalyzer::run() {
   Graph = CFG::buildCFG(FD, const_cast<Stmt *>(Body), &Ctx.AST, Options);
   if (!Graph)
     return;
-  ControlDeps = std::make_unique<ControlDependencyCalculator>(Graph.get());
   Out.Analyzed = true;
 
   // Guards must be known before the first use of their locks; locksOf needs
@@ -727,6 +784,9 @@ void FunctionAnalyzer::run() {
   for (const CFGBlock *B : *Graph)
     analyzeTryBranch(B);
 
+  BlocksByID.assign(Graph->getNumBlockIDs(), nullptr);
+  for (const CFGBlock *B : *Graph)
+    BlocksByID[B->getBlockID()] = B;
   OutStates.assign(Graph->getNumBlockIDs(), State());
   std::vector<State> InStates(Graph->getNumBlockIDs());
   const CFGBlock &Entry = Graph->getEntry();
@@ -750,6 +810,7 @@ void FunctionAnalyzer::run() {
           if (S->getReachableBlock() == B)
             In.join(edgeState(Pred, Index));
       }
+      In.dropJoinedBranches(BlocksByID);
     }
     InStates[B->getBlockID()] = In;
     State St = In;

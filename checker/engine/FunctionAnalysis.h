@@ -63,6 +63,13 @@ struct ActionFact {
   std::vector<ReadKey> ControlReads; ///< Decide whether the action runs.
   std::vector<ReadKey> DataReads;    ///< Flow into what the action does.
   std::vector<PathId> HeldLocks;     ///< Locks that must be held here.
+  /// A deciding read of the object was made again under a lock that is still
+  /// held (double-checked locking): the earlier, unprotected check is
+  /// superseded.
+  bool Revalidated = false;
+  /// The action's own result is tested or kept: an atomic read-modify-write
+  /// that reports what it found validates itself.
+  bool ResultChecked = false;
 };
 
 /// What a call to a function does, in terms of its parameters, `this` and

@@ -111,7 +111,13 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
         if (T->isReferenceType() || T->isPointerType() ||
             (T->isRecordType() && T.isConstQualified()) || T->isRecordType()) {
           ObjectPath Bound = objectPathOf(Init, Api, Depth + 1);
-          if (Bound.Kind != ObjectPath::Unknown)
+          // Compiler-made variables (a range-for's iterator) have no name to
+          // show.
+          bool Hidden =
+              Bound.Kind == ObjectPath::Local &&
+              (Bound.Root->isImplicit() ||
+               cast<NamedDecl>(Bound.Root)->getName().starts_with("__"));
+          if (Bound.Kind != ObjectPath::Unknown && !Hidden)
             return Bound;
         }
       }

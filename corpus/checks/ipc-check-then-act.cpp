@@ -139,6 +139,21 @@ void bad17_switch(mp::Value<int>& state) {
   }
 }
 
+// Waiting for a condition and then acting on it: another consumer can act in between.
+int bad24_spin_until_nonempty(mp::Queue<int>& q) {
+  while (q.empty()) {  // expected-note{{'q' is checked here by 'empty'}}
+  }
+  return q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+void bad25_loop_forever(mp::Queue<int>& q) {
+  for (;;) {
+    if (q.empty())  // expected-note{{'q' is checked here by 'empty'}}
+      continue;
+    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+  }
+}
+
 // --- std -----------------------------------------------------------------------------------
 
 void bad18_atomic(std::atomic<int>& a) {
@@ -341,4 +356,45 @@ void ok23_get_nowait(mp::Queue<int>& q) { (void)q.get_nowait(); }
 void ok24_unrelated_lock_state(mp::Value<int>& v, mp::Queue<int>& q) {
   if (v.get() > 0)
     q.put(v.get());
+}
+
+// Double-checked locking: the check that decides is repeated under the lock.
+void ok25_double_checked(std::atomic<bool>& ready, mp::Value<int>& v) {
+  if (!ready.load()) {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (!ready.load()) {
+      v.set(1);
+      ready.store(true);
+    }
+  }
+}
+
+// Test-and-test-and-set: the exchange reports what it found.
+void ok26_ttas_spinlock(std::atomic<bool>& busy) {
+  for (;;) {
+    while (busy.load()) {
+    }
+    if (!busy.exchange(true))
+      break;
+  }
+}
+
+void ok27_checked_fetch_sub(std::atomic<int>& tokens) {
+  if (tokens.load() > 0) {
+    if (tokens.fetch_sub(1) <= 0)
+      tokens.fetch_add(1);
+  }
+}
+
+void ok28_trywait_after_check(sem_t* s) {
+  int value = 0;
+  sem_getvalue(s, &value);
+  if (value > 0 && sem_trywait(s) == 0)
+    sem_post(s);
+}
+
+void ok29_process_handles(mp::Process& p) {
+  if (p.is_alive())
+    p.terminate();
+  p.join();
 }
