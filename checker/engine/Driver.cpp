@@ -8,6 +8,8 @@
 #include "clang/AST/RecursiveASTVisitor.h"
 #include "clang/Frontend/CompilerInstance.h"
 #include "llvm/Support/FileSystem.h"
+#include <set>
+#include <tuple>
 
 using namespace clang;
 
@@ -61,6 +63,9 @@ public:
       return true;
     return RecursiveASTVisitor::TraverseDecl(D);
   }
+  // A template is checked through its instantiations: only they know the types.
+  bool shouldVisitTemplateInstantiations() const { return true; }
+
   bool VisitFunctionDecl(FunctionDecl *FD) {
     if (FD->doesThisDeclarationHaveABody() && !FD->isDependentContext())
       Functions.push_back(FD);
@@ -118,8 +123,13 @@ public:
         return SM.isBeforeInTranslationUnit(Findings[A].Loc, Findings[B].Loc);
       return A < B;
     });
-    for (size_t I : Order)
-      Report.report(Findings[I], Diags, SM);
+    // Instantiations of one template report the same finding once.
+    std::set<std::tuple<unsigned, std::string, std::string>> Seen;
+    for (size_t I : Order) {
+      const Finding &F = Findings[I];
+      if (Seen.insert({F.Loc.getRawEncoding(), F.Check, F.Message}).second)
+        Report.report(F, Diags, SM);
+    }
   }
 
 private:
