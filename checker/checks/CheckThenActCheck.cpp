@@ -40,7 +40,8 @@ void CheckThenActCheck::check(const FunctionResult &Result,
     F.Message = "'" + Object + "' may change between the check and '" +
                 Fact.Api + "': no lock is held from one to the other";
     F.Notes.push_back(
-        {Read.Loc, "'" + Object + "' is checked here by '" + Read.Api + "'"});
+        {Read.Loc, "'" + Object + "' is checked here" +
+                       (Read.Api.empty() ? "" : " by '" + Read.Api + "'")});
     Findings.push_back(std::move(F));
   }
 }

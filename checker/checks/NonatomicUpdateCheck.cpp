@@ -33,7 +33,8 @@ void NonatomicUpdateCheck::check(const FunctionResult &Result,
                 "' writes a value computed from an earlier read with no lock "
                 "held across both";
     F.Notes.push_back(
-        {Read.Loc, "'" + Object + "' is read here by '" + Read.Api + "'"});
+        {Read.Loc, "'" + Object + "' is read here" +
+                       (Read.Api.empty() ? "" : " by '" + Read.Api + "'")});
     Findings.push_back(std::move(F));
   }
 }

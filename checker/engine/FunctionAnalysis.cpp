@@ -147,12 +147,14 @@ private:
   // Pre-scan.
   void scan(const Stmt *S);
   bool resultUsed(const CallExpr *Call) const;
+  bool isRValueUse(const Expr *E) const;
+  bool isGuardedField(const MemberExpr *ME);
   static bool isSelfValidating(const CallInfo &Info) {
     return Info.Api && Info.ResultUsed && Info.Ref == RefUse::None &&
            (Info.Api->Roles &
             (RoleAtomicRMW | RoleCompareExchange | RoleTryAcquire));
   }
-  void classifyReference(const CallExpr *Call, CallInfo &Info);
+  void classifyReference(const Expr *Call, CallInfo &Info);
   bool isInteresting() const { return Interesting; }
 
   // Identities.
@@ -168,7 +170,7 @@ private:
   void transferCall(const CallExpr *Call, const CallInfo &Info,
                     const CFGBlock *B, State &St, bool Final);
   void transferDecl(const VarDecl *VD, State &St);
-  void transferReferenceWrite(const CallExpr *Call, const CallInfo &Info,
+  void transferReferenceWrite(const Expr *Ref, const CallInfo &Info,
                               const CFGBlock *B, State &St);
   void taint(const Stmt *S, const State &St, ReadSet &Reads) const;
   ReadSet taintOf(const Stmt *S, const State &St) const {
@@ -195,7 +197,11 @@ private:
   llvm::DenseMap<const Stmt *, const CallExpr *>
       RefSites; ///< Assignment -> reference call.
   llvm::DenseMap<const VarDecl *, std::vector<PathId>> GuardLocks;
+  /// Plain fields of a record that holds a lock: shared, and guarded by it.
+  llvm::DenseMap<const MemberExpr *, CallInfo> Fields;
+  llvm::DenseMap<const Stmt *, const MemberExpr *> FieldSites;
   llvm::DenseMap<const CFGBlock *, TryBranch> TryBranches;
+  llvm::DenseMap<const RecordDecl *, bool> RecordHasLock;
   llvm::DenseMap<const CFGBlock *, ReadSet> ConditionReads;
   std::unique_ptr<CFG> Graph;
   std::vector<const CFGBlock *> BlocksByID;
@@ -215,6 +221,19 @@ void FunctionAnalyzer::scan(const Stmt *S) {
         if (const auto *RD = VD->getType()->getAsCXXRecordDecl();
             RD && Ctx.Api.lookupGuard(RD))
           Interesting = true;
+  }
+  if (const auto *ME = dyn_cast<MemberExpr>(S); ME && isGuardedField(ME)) {
+    CallInfo Info;
+    classifyReference(ME, Info);
+    if (Info.Ref == RefUse::Read && !isRValueUse(ME))
+      Info.Ref =
+          RefUse::None; // `&s->count`, a reference binding: not a read here.
+    if (Info.RefSite)
+      FieldSites[Info.RefSite] = ME;
+    if (Info.Ref != RefUse::None) {
+      Fields[ME] = Info;
+      Interesting = true;
+    }
   }
   if (const auto *Call = dyn_cast<CallExpr>(S)) {
     CallInfo Info;
@@ -245,6 +264,54 @@ void FunctionAnalyzer::scan(const Stmt *S) {
     scan(Child);
 }
 
+bool FunctionAnalyzer::isRValueUse(const Expr *E) const {
+  const Stmt *P = Parents.getParent(E);
+  while (P && isa<ParenExpr>(P))
+    P = Parents.getParent(P);
+  const auto *Cast = dyn_cast_or_null<ImplicitCastExpr>(P);
+  return Cast && Cast->getCastKind() == CK_LValueToRValue;
+}
+
+bool FunctionAnalyzer::isGuardedField(const MemberExpr *ME) {
+  const auto *Field = dyn_cast<FieldDecl>(ME->getMemberDecl());
+  if (!Field || !Field->getType()->isScalarType())
+    return false;
+  // Construction and destruction happen before and after the object is shared.
+  if (isa<CXXConstructorDecl>(FD) || isa<CXXDestructorDecl>(FD))
+    return false;
+  const RecordDecl *Record = Field->getParent();
+  auto Cached = RecordHasLock.find(Record);
+  bool HasLock;
+  if (Cached != RecordHasLock.end()) {
+    HasLock = Cached->second;
+  } else {
+    HasLock = false;
+    for (const FieldDecl *Sibling : Record->fields()) {
+      QualType T = Sibling->getType();
+      while (const ArrayType *AT = T->getAsArrayTypeUnsafe())
+        T = AT->getElementType();
+      if (const auto *TT = T->getAs<TypedefType>())
+        if (Ctx.Api.lookupLockKindName(TT->getDecl()->getName()))
+          HasLock = true;
+      if (const auto *RD = T->getAsCXXRecordDecl())
+        if (Ctx.Api.lookupLockKind(RD))
+          HasLock = true;
+    }
+    RecordHasLock[Record] = HasLock;
+  }
+  if (!HasLock)
+    return false;
+  // A record object local to this function is not shared; one reached through a
+  // pointer or reference (shared memory, a parameter, `this`) may be.
+  const Expr *Base = ME->getBase()->IgnoreParenImpCasts();
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(Base))
+    if (const auto *VD = dyn_cast<VarDecl>(DRE->getDecl()))
+      if (VD->hasLocalStorage() && !ME->isArrow() &&
+          !VD->getType()->isReferenceType())
+        return false;
+  return true;
+}
+
 bool FunctionAnalyzer::resultUsed(const CallExpr *Call) const {
   const Stmt *Child = Call;
   const Stmt *P = Parents.getParent(Call);
@@ -273,7 +340,7 @@ bool FunctionAnalyzer::resultUsed(const CallExpr *Call) const {
   return false;
 }
 
-void FunctionAnalyzer::classifyReference(const CallExpr *Call, CallInfo &Info) {
+void FunctionAnalyzer::classifyReference(const Expr *Call, CallInfo &Info) {
   Info.Ref = RefUse::Read;
   const Stmt *Child = Call;
   const Stmt *P = Parents.getParent(Call);
@@ -379,6 +446,14 @@ void FunctionAnalyzer::taint(const Stmt *S, const State &St,
     if (It != St.VarTaint.end())
       Reads.insert(It->second.begin(), It->second.end());
     return;
+  }
+  if (const auto *ME = dyn_cast<MemberExpr>(S)) {
+    auto It = Fields.find(ME);
+    if (It != Fields.end()) {
+      if (It->second.Ref == RefUse::Read)
+        Reads.insert({ME, 0});
+      return;
+    }
   }
   if (const auto *Call = dyn_cast<CallExpr>(S)) {
     auto It = Calls.find(Call);
@@ -606,15 +681,18 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, State &St) {
     St.VarTaint[VD] = taintOf(Init, St);
 }
 
-void FunctionAnalyzer::transferReferenceWrite(const CallExpr *Call,
+void FunctionAnalyzer::transferReferenceWrite(const Expr *Ref,
                                               const CallInfo &Info,
                                               const CFGBlock *B, State &St) {
   ActionFact Fact;
   Fact.Kind =
       Info.Ref == RefUse::Write ? ActionFact::Call : ActionFact::CompoundUpdate;
   Fact.Site = Info.RefSite;
-  Fact.Loc = Call->getBeginLoc();
-  Fact.Object = pathOf(objectExpr(Call, *Info.Api));
+  Fact.Loc = Ref->getBeginLoc();
+  if (const auto *Call = dyn_cast<CallExpr>(Ref))
+    Fact.Object = pathOf(objectExpr(Call, *Info.Api));
+  else
+    Fact.Object = pathOf(Ref); // A field protected by a sibling lock.
   Fact.Api = Info.Ref == RefUse::Write ? "=" : Info.RefOperator;
   Fact.Roles = RoleWrite | (Info.Ref == RefUse::Update ? RoleRead : 0);
   if (Fact.Object != UnknownPath)
@@ -627,6 +705,15 @@ void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
   if (Final)
     if (const CallExpr *Ref = RefSites.lookup(S))
       transferReferenceWrite(Ref, Calls[Ref], B, St);
+  if (Final)
+    if (const MemberExpr *Field = FieldSites.lookup(S))
+      transferReferenceWrite(Field, Fields[Field], B, St);
+  if (const auto *ME = dyn_cast<MemberExpr>(S)) {
+    auto It = Fields.find(ME);
+    if (It != Fields.end() && It->second.Ref == RefUse::Read)
+      recordRead({ME, 0}, pathOf(ME), ME->getMemberLoc(), "", St);
+    return;
+  }
   if (const auto *Call = dyn_cast<CallExpr>(S)) {
     auto It = Calls.find(Call);
     if (It != Calls.end())

@@ -32,9 +32,10 @@ std::string ObjectPath::display() const {
     if (Kind == CallResult)
       S += "()";
   }
-  for (const std::string &C : Components) {
+  for (size_t I = 0; I < Components.size(); ++I) {
+    const std::string &C = Components[I];
     if (C.front() != '[' && !S.empty())
-      S += '.';
+      S += I < Arrow.size() && Arrow[I] ? "->" : ".";
     S += C;
   }
   return S;
@@ -145,6 +146,8 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
     P = objectPathOf(ME->getBase(), Api, Depth + 1);
     if (P.Kind == ObjectPath::Unknown)
       return P;
+    P.Arrow.resize(P.Components.size(), false);
+    P.Arrow.push_back(ME->isArrow());
     P.Components.push_back(ME->getMemberDecl()->getNameAsString());
     return P;
   }
@@ -253,6 +256,9 @@ PathId PathTable::substitute(PathId CalleePath, const CallExpr *Call,
   }
   if (Base.Kind == ObjectPath::Unknown)
     return UnknownPath;
+  Base.Arrow.resize(Base.Components.size(), false);
+  P.Arrow.resize(P.Components.size(), false);
+  Base.Arrow.insert(Base.Arrow.end(), P.Arrow.begin(), P.Arrow.end());
   Base.Components.insert(Base.Components.end(), P.Components.begin(),
                          P.Components.end());
   return intern(Base);

@@ -37,6 +37,7 @@ struct ObjectPath {
       nullptr; ///< The variable, parameter or called function.
   unsigned ParamIndex = 0;
   std::vector<std::string> Components; ///< `m`, `[0]`, `get_lock()`.
+  std::vector<bool> Arrow; ///< Shown as `p->m`; not part of the identity.
 
   std::string key() const;
   /// How the object is named in a diagnostic: `q`, `obj.mu`, `count`,

@@ -200,6 +200,31 @@ void bad23_message_queue(bip::message_queue& mq, char* buf) {
     mq.receive(buf, 64, n, prio);  // expected-warning{{'mq' may change between the check and 'receive': no lock is held from one to the other [ipc-check-then-act]}}
 }
 
+// --- plain fields beside a lock (shared memory structs, classes with a mutex member) ---------
+
+struct Account {
+  std::mutex m;
+  int balance;
+};
+
+void bad26_withdraw(Account& a, int amount) {
+  if (a.balance >= amount) {  // expected-note{{'a.balance' is checked here}}
+    std::lock_guard<std::mutex> guard(a.m);
+    a.balance -= amount;  // expected-warning{{'a.balance' may change between the check and '-=': no lock is held from one to the other [ipc-check-then-act]}}
+  }
+}
+
+struct SharedState {
+  pthread_mutex_t mu;
+  int ready;
+  int slots;
+};
+
+void bad27_shm_flag(SharedState* shm) {
+  if (!shm->ready)   // expected-note{{'shm->ready' is checked here}}
+    shm->ready = 1;  // expected-warning{{'shm->ready' may change between the check and '=': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_guard_across(mp::Queue<int>& q) {
@@ -397,4 +422,23 @@ void ok29_process_handles(mp::Process& p) {
   if (p.is_alive())
     p.terminate();
   p.join();
+}
+
+void ok30_withdraw_locked(Account& a, int amount) {
+  std::lock_guard<std::mutex> guard(a.m);
+  if (a.balance >= amount)
+    a.balance -= amount;
+}
+
+void ok31_shm_locked(SharedState* shm) {
+  pthread_mutex_lock(&shm->mu);
+  if (shm->slots > 0)
+    shm->slots--;
+  pthread_mutex_unlock(&shm->mu);
+}
+
+void ok32_local_struct() {
+  Account a{};
+  if (a.balance == 0)
+    a.balance = 10;
 }

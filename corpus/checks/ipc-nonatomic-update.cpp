@@ -139,6 +139,38 @@ void bad21_boost_released(bip::interprocess_mutex& mu, mp::RawValue<int>& raw) {
   raw.set(n + 1);  // expected-warning{{non-atomic update of 'raw': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
 }
 
+// --- plain fields beside a lock -------------------------------------------------------------
+
+struct SharedCounter {
+  pthread_mutex_t mu;
+  long hits;
+};
+
+void bad22_shm_increment(SharedCounter* shm) {
+  shm->hits++;  // expected-warning{{non-atomic update of 'shm->hits': '++' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+class Stats {
+ public:
+  void record() {
+    ++count_;  // expected-warning{{non-atomic update of 'count_': '++' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+  }
+  void record_locked() {
+    std::lock_guard<std::mutex> guard(mu_);
+    ++count_;
+  }
+  Stats() { count_ = 0; }
+
+ private:
+  std::mutex mu_;
+  long count_;
+};
+
+void bad23_shm_copy(SharedCounter* shm) {
+  long n = shm->hits;  // expected-note{{'shm->hits' is read here}}
+  shm->hits = n + 1;   // expected-warning{{non-atomic update of 'shm->hits': '=' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_value_lock(mp::Value<int>& v) {
@@ -242,3 +274,15 @@ void ok21_local_value_object(mp::Value<int>& v) {
   local += 1;
   v.set(local);
 }
+
+void ok22_shm_locked(SharedCounter* shm) {
+  pthread_mutex_lock(&shm->mu);
+  shm->hits++;
+  pthread_mutex_unlock(&shm->mu);
+}
+
+struct Plain {
+  long hits;  // No lock beside it: nothing says it is shared.
+};
+
+void ok23_plain_struct(Plain* p) { p->hits++; }
