@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdio_ext.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -100,10 +101,12 @@ int decode_status(int status) {
   return 255;
 }
 
+// Flushes what the C and C++ standard streams hold, so that nothing is written twice (by
+// parent and forked child) or lost (by _exit). Looks before locking: a lock is a write, and
+// after fork every written page costs a copy.
 void flush_std_streams() {
-  std::cout.flush();
-  std::cerr.flush();
-  std::fflush(nullptr);
+  if (__fpending(stdout) > 0) std::fflush(stdout);
+  if (__fpending(stderr) > 0) std::fflush(stderr);
 }
 
 }  // namespace
@@ -120,6 +123,14 @@ void set_initialized_for_testing(bool value) noexcept { g_initialized.store(valu
 ProcessState::~ProcessState() {
   if (thread.joinable()) thread.detach();  // a daemonic thread left running at exit
   if (sentinel >= 0) ::close(sentinel);
+}
+
+void ProcessState::record_exit(pid_t waited, int status) {
+  // waited < 0 is ECHILD: someone else reaped the child (waitpid(-1) elsewhere, SIGCHLD
+  // ignored). Its status is lost; report a failure rather than pretend success.
+  code.store(waited < 0 ? 255 : decode_status(status), std::memory_order_relaxed);
+  done.store(true, std::memory_order_release);
+  MP_HOOK("process.reaped");
 }
 
 // Records the exit if the child has exited. Never blocks.
@@ -140,23 +151,33 @@ bool ProcessState::try_reap() {
     r = ::waitpid(pid, &status, WNOHANG);
   } while (r < 0 && errno == EINTR);
   if (r == 0) return false;
-  if (r < 0) {
-    // ECHILD: someone else reaped it (waitpid(-1) elsewhere, SIGCHLD ignored). The exit
-    // status is lost; report it as a failure rather than pretending success.
-    code.store(255, std::memory_order_relaxed);
-  } else {
-    code.store(decode_status(status), std::memory_order_relaxed);
-  }
-  done.store(true, std::memory_order_release);
-  MP_HOOK("process.reaped");
+  record_exit(r, status);
   return true;
 }
 
 bool ProcessState::join(double timeout) {
+  if (done.load(std::memory_order_acquire)) return true;
+  if (timeout < 0) {
+    // No limit: wait in the kernel directly, one call.
+    std::lock_guard lock(reap_mutex);
+    if (done.load(std::memory_order_acquire)) return true;
+    if (used_method == StartMethod::kThread) {
+      if (thread.joinable()) thread.join();
+      done.store(true, std::memory_order_release);
+      return true;
+    }
+    int status = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(pid, &status, 0);
+    } while (r < 0 && errno == EINTR);
+    record_exit(r, status);
+    return true;
+  }
   if (try_reap()) return true;
   if (!wait_readable(sentinel, timeout)) return false;
-  // Readable sentinel: the child has exited; try_reap can only fail if another thread holds
-  // the reap lock, which it releases without blocking.
+  // Readable sentinel: the child has exited; try_reap can only fail while another thread
+  // holds the reap lock, which it then releases without blocking for long.
   while (!try_reap()) std::this_thread::yield();
   return true;
 }
@@ -216,28 +237,32 @@ int run_guarded(const std::string& name, const std::function<void()>& body) {
 
 namespace {
 
-std::string next_child_name(std::vector<int>& identity) {
+// The identity of the next child ("3", or "1:3" in Process-1), counting this process's
+// children.
+std::string next_child_identity() {
   Self& me = current_self();
-  int n = me.child_counter.fetch_add(1) + 1;
-  identity = me.identity;
-  identity.push_back(n);
-  std::string name = "Process";
-  for (std::size_t i = 0; i < identity.size(); ++i)
-    name += (i == 0 ? "-" : ":") + std::to_string(identity[i]);
-  return name;
+  std::string n = std::to_string(me.child_counter.fetch_add(1) + 1);
+  return me.identity.empty() ? n : me.identity + ":" + n;
 }
+
+// Storage for the records of a forked child: static, so that setting them up writes one
+// page of ours instead of the allocator's pages (after fork each written page is copied).
+alignas(Self) unsigned char g_forked_self[sizeof(Self)];
+alignas(Children) unsigned char g_forked_children[sizeof(Children)];
 
 void start_fork(ProcessState& s) {
   flush_std_streams();
+  const pid_t parent_pid = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
   if (pid == 0) {
     // The child: a fresh record of who we are and of our (no) children. The old records
     // are left as they are: another thread of the parent may have held their locks.
-    ProcessInfo parent{current_self().name, ::getppid(), current_self().daemon};
-    g_self = new Self{s.name, s.daemon, s.identity, parent, {}};
+    // Copied first: the parent's record may itself live in g_forked_self.
+    ProcessInfo parent{current_self().name, parent_pid, current_self().daemon};
+    g_self = new (g_forked_self) Self{s.name, s.daemon, s.identity, std::move(parent), {}};
     t_self = nullptr;
-    g_children = new Children;
+    g_children = new (g_forked_children) Children;
     int code = run_guarded(s.name, [&] { s.target->run(); });
     exit_function();
     flush_std_streams();
@@ -344,10 +369,8 @@ void Process::start() {
         "children");
   detail::reap_finished();
   s.used_method = s.method.value_or(get_start_method());
-  std::vector<int> identity;
-  std::string default_name = detail::next_child_name(identity);
-  s.identity = std::move(identity);
-  if (s.name.empty()) s.name = std::move(default_name);
+  s.identity = detail::next_child_identity();
+  if (s.name.empty()) s.name = "Process-" + s.identity;
   s.parent = &detail::current_self();
   MP_HOOK("process.start.before");
   switch (s.used_method) {
@@ -477,8 +500,7 @@ void init(int argc, char** argv) {
 }
 
 namespace detail {
-void become_spawned_child(std::string name, bool daemon, std::vector<int> identity,
-                          ProcessInfo parent) {
+void become_spawned_child(std::string name, bool daemon, std::string identity, ProcessInfo parent) {
   g_self = new Self{std::move(name), daemon, std::move(identity), std::move(parent), {}};
 }
 void run_exit_function() { exit_function(); }

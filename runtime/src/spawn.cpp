@@ -53,7 +53,7 @@ struct Payload {
   std::string args;
   std::string name;
   bool daemon = false;
-  std::vector<int> identity;
+  std::string identity;
   std::string parent_name;
   int parent_pid = 0;
   bool parent_daemon = false;

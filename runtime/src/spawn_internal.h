@@ -22,7 +22,7 @@ namespace mp::detail {
 struct Self {
   std::string name;
   bool daemon = false;
-  std::vector<int> identity;  // Process-1:2 is {1, 2}
+  std::string identity;  // "1:2" for Process-1:2; empty for the main process
   std::optional<ProcessInfo> parent;
   std::atomic<int> child_counter{0};
 };
@@ -38,13 +38,14 @@ struct ProcessState {
   bool try_reap();
   // Waits up to `timeout` seconds (negative: forever) for the exit, then records it.
   bool join(double timeout);
+  void record_exit(pid_t waited, int status);
 
   std::unique_ptr<Target> target;
   std::optional<StartMethod> method;  // fixed by a context, or nullopt
   StartMethod used_method = StartMethod::kFork;
   std::string name;
   bool daemon = false;
-  std::vector<int> identity;
+  std::string identity;
   Phase phase = Phase::kCreated;
   const Self* parent = nullptr;
 
@@ -74,8 +75,7 @@ void record_argv(int argc, char** argv);
 void run_if_spawned_child();
 
 // process.cpp, for the spawned child
-void become_spawned_child(std::string name, bool daemon, std::vector<int> identity,
-                          ProcessInfo parent);
+void become_spawned_child(std::string name, bool daemon, std::string identity, ProcessInfo parent);
 void run_exit_function();
 void ensure_exit_function();
 
