@@ -1,8 +1,9 @@
 // Connections: framed messages over a socketpair (duplex) or a pipe (one-way).
 //
-// Fast path: a send is one sendmsg/writev of header and payload; a receive of a small
-// message is one read, into a small read-ahead buffer that may also catch the next messages.
-// A large message's payload is read straight into its destination.
+// A send is one sendmsg/writev of header and payload. A receive reads exactly one frame —
+// the header, then the payload straight into its destination — and never past it: another
+// process may share the end (a forked child, consumers taking turns under a lock), and bytes
+// read ahead into one process's memory would be lost to the others when it exits.
 #include "mp/connection.h"
 
 #include <fcntl.h>
@@ -32,8 +33,6 @@ enum ChannelFlags : unsigned { kReadable = 1, kWritable = 2, kSocket = 4 };
 
 class Channel {
  public:
-  static constexpr std::size_t kReadAhead = 4096;
-
   Channel(int fd, unsigned flags) : fd(fd), flags(flags) {}
   ~Channel() { close(); }
   Channel(const Channel&) = delete;
@@ -43,13 +42,12 @@ class Channel {
     if (fd >= 0) ::close(fd);
     fd = -1;
   }
-  std::size_t buffered() const noexcept { return end - begin; }
 
   int fd;
   unsigned flags;
-  std::unique_ptr<char[]> buffer;  // read-ahead, allocated on first receive
-  std::size_t begin = 0;
-  std::size_t end = 0;
+  // The header of a message that recv_bytes_into found too large: read, payload not yet.
+  bool has_pending_header = false;
+  std::uint64_t pending_header = 0;
 };
 
 namespace {
@@ -174,45 +172,30 @@ std::size_t read_some(int fd, void* data, std::size_t size) {
   }
 }
 
-// Makes at least `want` (≤ kReadAhead) bytes buffered, reading as much as is there.
-void fill(Channel& c, std::size_t want) {
-  if (!c.buffer) c.buffer.reset(new char[Channel::kReadAhead]);
-  if (c.begin == c.end) c.begin = c.end = 0;
-  if (c.begin + want > Channel::kReadAhead) {
-    std::memmove(c.buffer.get(), c.buffer.get() + c.begin, c.buffered());
-    c.end -= c.begin;
-    c.begin = 0;
-  }
-  while (c.buffered() < want) {
-    std::size_t n = read_some(c.fd, c.buffer.get() + c.end, Channel::kReadAhead - c.end);
+// Reads exactly `size` bytes into `out`. EOF before the first byte of a message is the
+// peer's close; anywhere else it cut a message short.
+void read_exact(Channel& c, void* out, std::size_t size, bool message_start) {
+  auto* p = static_cast<char*>(out);
+  std::size_t done = 0;
+  while (done < size) {
+    std::size_t n = read_some(c.fd, p + done, size - done);
     if (n == 0) {
-      if (c.buffered() == 0)
+      if (message_start && done == 0)
         throw EOFError("mp::Connection::recv: the peer has closed the connection");
       throw EOFError("mp::Connection::recv: the peer closed the connection mid-message");
     }
-    c.end += n;
-  }
-}
-
-Header peek_header(Channel& c) {
-  if (c.buffered() < sizeof(Header)) fill(c, sizeof(Header));
-  Header h;
-  std::memcpy(&h, c.buffer.get() + c.begin, sizeof h);
-  return h;
-}
-
-// Moves the next `size` payload bytes into `out`: what is buffered, then straight from the
-// descriptor (never reading past the message).
-void take_payload(Channel& c, char* out, std::size_t size) {
-  std::size_t from_buffer = std::min(size, c.buffered());
-  if (from_buffer > 0) std::memcpy(out, c.buffer.get() + c.begin, from_buffer);
-  c.begin += from_buffer;
-  std::size_t done = from_buffer;
-  while (done < size) {
-    std::size_t n = read_some(c.fd, out + done, size - done);
-    if (n == 0) throw EOFError("mp::Connection::recv: the peer closed the connection mid-message");
     done += n;
   }
+}
+
+Header read_header(Channel& c) {
+  if (c.has_pending_header) {
+    c.has_pending_header = false;
+    return c.pending_header;
+  }
+  Header h;
+  read_exact(c, &h, sizeof h, true);
+  return h;
 }
 
 Channel& readable_channel(Channel& c) {
@@ -249,11 +232,10 @@ std::string Connection::recv_bytes() {
   Channel& c =
       detail::readable_channel(open_channel("mp::Connection::recv_bytes: connection is closed"));
   MP_HOOK("connection.recv.before");
-  detail::Header size = detail::peek_header(c);
-  c.begin += sizeof size;
+  detail::Header size = detail::read_header(c);
   std::string out;
   out.resize(static_cast<std::size_t>(size));
-  detail::take_payload(c, out.data(), out.size());
+  detail::read_exact(c, out.data(), out.size(), false);
   MP_HOOK("connection.recv.after");
   return out;
 }
@@ -262,19 +244,21 @@ std::size_t Connection::recv_bytes_into(void* buffer, std::size_t capacity) {
   Channel& c = detail::readable_channel(
       open_channel("mp::Connection::recv_bytes_into: connection is closed"));
   MP_HOOK("connection.recv.before");
-  detail::Header size = detail::peek_header(c);
-  if (size > capacity)
+  detail::Header size = detail::read_header(c);
+  if (size > capacity) {
+    c.pending_header = size;
+    c.has_pending_header = true;
     throw BufferTooShort("mp::Connection::recv_bytes_into: a message of " + std::to_string(size) +
                          " bytes does not fit a buffer of " + std::to_string(capacity) + " bytes");
-  c.begin += sizeof size;
-  detail::take_payload(c, static_cast<char*>(buffer), static_cast<std::size_t>(size));
+  }
+  detail::read_exact(c, buffer, static_cast<std::size_t>(size), false);
   MP_HOOK("connection.recv.after");
   return static_cast<std::size_t>(size);
 }
 
 bool Connection::poll(double timeout) const {
   Channel& c = detail::readable_channel(open_channel("mp::Connection::poll: connection is closed"));
-  if (c.buffered() > 0) return true;
+  if (c.has_pending_header) return true;
   pollfd p{c.fd, POLLIN, 0};
   return detail::poll_fds(&p, 1, timeout) > 0;
 }
@@ -332,16 +316,17 @@ WaitObject::WaitObject(const Process& process) : fd_(process.sentinel()) {}
 
 std::vector<std::size_t> wait(const std::vector<WaitObject>& objects, double timeout) {
   std::vector<pollfd> fds(objects.size());
-  bool any_buffered = false;
+  bool any_pending = false;
   for (std::size_t i = 0; i < objects.size(); ++i) {
     fds[i] = pollfd{objects[i].fd_, POLLIN, 0};
-    if (objects[i].channel_ != nullptr && objects[i].channel_->buffered() > 0) any_buffered = true;
+    if (objects[i].channel_ != nullptr && objects[i].channel_->has_pending_header)
+      any_pending = true;
   }
-  detail::poll_fds(fds.data(), fds.size(), any_buffered ? 0 : timeout);
+  detail::poll_fds(fds.data(), fds.size(), any_pending ? 0 : timeout);
   std::vector<std::size_t> ready;
   for (std::size_t i = 0; i < objects.size(); ++i) {
-    bool buffered = objects[i].channel_ != nullptr && objects[i].channel_->buffered() > 0;
-    if (buffered || fds[i].revents != 0) ready.push_back(i);
+    bool pending = objects[i].channel_ != nullptr && objects[i].channel_->has_pending_header;
+    if (pending || fds[i].revents != 0) ready.push_back(i);
   }
   return ready;
 }

@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
 
 #include <chrono>
 #include <map>
@@ -170,13 +174,25 @@ TEST(Wait, TimesOut) {
   EXPECT_GE(seconds_since(start), 0.19);
 }
 
-TEST(Wait, SeesMessagesAlreadyReadAhead) {
+TEST(Wait, SeesAMessageWhoseHeaderWasAlreadyRead) {
   auto [a, b] = Pipe();
-  a.send_bytes("first");
-  a.send_bytes("second");
-  EXPECT_EQ(b.recv_bytes(), "first");  // may read "second" ahead into the buffer
+  a.send_bytes("a message too long");
+  char small[2];
+  EXPECT_THROW(b.recv_bytes_into(small, sizeof small), BufferTooShort);
   EXPECT_EQ(wait({b}, 0), (std::vector<std::size_t>{0}));
-  EXPECT_EQ(b.recv_bytes(), "second");
+  EXPECT_TRUE(b.poll(0));
+  EXPECT_EQ(b.recv_bytes(), "a message too long");
+}
+
+TEST(Pipe, FrameIsA64BitLengthThenThePayload) {
+  auto [a, b] = Pipe();
+  a.send_bytes("abc");
+  unsigned char raw[11];
+  ASSERT_EQ(::read(b.fileno(), raw, sizeof raw), 11);
+  std::uint64_t length;
+  std::memcpy(&length, raw, 8);
+  EXPECT_EQ(length, 3u);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(raw + 8), 3), "abc");
 }
 
 void sleep_briefly() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
@@ -188,6 +204,24 @@ TEST(Wait, ProcessSentinelIsReadyWhenItExits) {
   EXPECT_TRUE(wait({b, p}, 0).empty());
   EXPECT_EQ(wait({b, p}, 10), (std::vector<std::size_t>{1}));
   p.join();
+}
+
+void receive_one(Connection conn, int expected) {
+  if (conn.recv<int>() != expected) throw std::runtime_error("wrong message");
+}
+
+// Python's Connection reads exactly one frame, so processes can take turns on one end; a
+// read-ahead buffer in the first reader would take the second message with it.
+TEST(Pipe, ReaderThatExitsLeavesTheNextMessageForOthers) {
+  auto [a, b] = Pipe();
+  a.send(1);
+  a.send(2);
+  auto p = get_context(kFork).Process(receive_one, b, 1);
+  p.start();
+  p.join();
+  ASSERT_EQ(p.exitcode(), 0);
+  EXPECT_TRUE(b.poll(1));
+  EXPECT_EQ(b.recv<int>(), 2);
 }
 
 // ---- across processes ----

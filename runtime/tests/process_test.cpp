@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "mp/connection.h"
 #include "mp/detail/segment.h"
 #include "mp/errors.h"
 
@@ -348,6 +349,50 @@ TYPED_TEST(ProcessTest, NoZombieAfterForgottenJoin) {
   errno = 0;
   EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);  // already reaped by the runtime
   EXPECT_EQ(errno, ECHILD);
+}
+
+void start_daemon_and_report(Connection conn) {
+  auto daemon =
+      get_context(kFork).Process(ProcessOptions{"sleeper", true}, sleep_for_seconds, 60.0);
+  daemon.start();
+  conn.send(static_cast<int>(daemon.pid()));
+  // Returns without join: the exit of this process must terminate and reap the daemon.
+}
+
+void start_child_and_report(Connection conn) {
+  auto child = get_context(kFork).Process(sleep_for_seconds, 0.3);
+  child.start();
+  conn.send(static_cast<int>(child.pid()));
+}
+
+TYPED_TEST(ProcessTest, DaemonicChildIsTerminatedWhenItsParentExits) {
+  if constexpr (TestFixture::kIsThread)
+    GTEST_SKIP() << "a thread-mode child never exits the program";
+  auto [here, there] = Pipe();
+  auto p = this->ctx().Process(start_daemon_and_report, there);
+  p.start();
+  pid_t daemon = here.recv<int>();
+  EXPECT_TRUE(p.join(10));
+  EXPECT_EQ(p.exitcode(), 0);
+  errno = 0;
+  EXPECT_EQ(::kill(daemon, 0), -1);  // terminated and reaped by its parent
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TYPED_TEST(ProcessTest, NonDaemonicChildIsJoinedWhenItsParentExits) {
+  if constexpr (TestFixture::kIsThread)
+    GTEST_SKIP() << "a thread-mode child never exits the program";
+  auto [here, there] = Pipe();
+  auto start = Clock::now();
+  auto p = this->ctx().Process(start_child_and_report, there);
+  p.start();
+  pid_t child = here.recv<int>();
+  EXPECT_TRUE(p.join(10));
+  EXPECT_GE(seconds_since(start), 0.29);  // the parent waited for its child
+  EXPECT_EQ(p.exitcode(), 0);
+  errno = 0;
+  EXPECT_EQ(::kill(child, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
 }
 
 // ---- start methods ----

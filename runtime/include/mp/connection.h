@@ -15,7 +15,8 @@
 // or thread — never through another Connection or a Queue (it is mp::InheritanceOnly).
 //
 // One end should be used by one process or thread at a time: two concurrent senders (or
-// receivers) on one end interleave frames, as in Python.
+// receivers) on one end interleave frames, as in Python. Processes may take turns on one end
+// (under a Lock): a receive reads exactly one message and nothing beyond it.
 #pragma once
 
 #include <cstddef>
@@ -99,8 +100,9 @@ class Connection {
 
   // Receives one message into `buffer` and returns its size. Blocks until a whole message
   // is there. Errors: mp::EOFError as recv_bytes; mp::BufferTooShort if the message is
-  // larger than `capacity` — the message then stays unread (unlike Python, which hands it
-  // over in the exception): receive it with recv_bytes() or a larger buffer.
+  // larger than `capacity` — its payload then stays unread (unlike Python, which hands it
+  // over in the exception) and this process has its header: receive it here, with
+  // recv_bytes() or a larger buffer.
   std::size_t recv_bytes_into(void* buffer, std::size_t capacity);
 
   // True if a message (or EOF) can be received without blocking; waits up to `timeout`
@@ -166,7 +168,7 @@ class WaitObject {
   explicit WaitObject(int fd) : fd_(fd) {}
 
   int fd_ = -1;
-  const detail::Channel* channel_ = nullptr;  // to see messages already read ahead
+  const detail::Channel* channel_ = nullptr;  // to see a header already read
 };
 
 // Blocks until at least one of `objects` is ready or `timeout` seconds have passed
