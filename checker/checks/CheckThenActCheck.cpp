@@ -12,6 +12,11 @@ void CheckThenActCheck::check(const FunctionResult &Result,
                               std::vector<Finding> &Findings) {
   const unsigned WriteRoles = RoleWrite | RoleAtomicRMW | RoleWriteBack;
   for (const ActionFact &Fact : Result.Facts) {
+    if (Fact.Object != UnknownPath && !Ctx.isReportable(Fact.Object))
+      continue;
+    if (Fact.Object == UnknownPath || (!(Fact.Roles & ActionRoles) &&
+                                       Fact.Kind != ActionFact::CompoundUpdate))
+      continue;
     if (Fact.Revalidated ||
         (Fact.ResultChecked && (Fact.Roles & (RoleAtomicRMW | RoleTryAcquire))))
       continue;

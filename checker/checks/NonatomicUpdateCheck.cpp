@@ -11,6 +11,8 @@ void NonatomicUpdateCheck::check(const FunctionResult &Result,
                                  std::vector<Finding> &Findings) {
   const unsigned WriteRoles = RoleWrite | RoleAtomicRMW | RoleWriteBack;
   for (const ActionFact &Fact : Result.Facts) {
+    if (Fact.Object != UnknownPath && !Ctx.isReportable(Fact.Object))
+      continue;
     std::string Object = Ctx.Paths.display(Fact.Object);
     Finding F;
     F.Check = std::string(name());

@@ -44,6 +44,11 @@ enum ApiRole : unsigned {
   RoleWriteBack = 1u << 12,
 };
 
+/// The roles that change shared state or lock ownership: what a stale check can
+/// wrongly decide.
+constexpr unsigned ActionRoles =
+    RoleWrite | RoleAtomicRMW | RoleAcquire | RoleRelease | RoleWriteBack;
+
 /// Which argument names the shared object of a call.
 enum : int {
   ObjectImplicit =

@@ -108,6 +108,10 @@ public:
     Visitor.TraverseDecl(Ctx.getTranslationUnitDecl());
     AnalysisContext Analysis(Ctx, Config.Api);
     std::vector<Finding> Findings;
+    // Everything first: what one function does (a global used under a lock)
+    // informs the findings of another.
+    for (const FunctionDecl *FD : Visitor.Functions)
+      Analysis.analyze(FD);
     for (const FunctionDecl *FD : Visitor.Functions) {
       const FunctionResult &R = Analysis.analyze(FD);
       if (!R.Analyzed)

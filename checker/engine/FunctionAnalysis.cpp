@@ -149,6 +149,8 @@ private:
   bool resultUsed(const CallExpr *Call) const;
   bool isRValueUse(const Expr *E) const;
   bool isGuardedField(const MemberExpr *ME);
+  bool isPlainGlobal(const DeclRefExpr *DRE) const;
+  void noteGlobalAccess(const Expr *E, const State &St);
   static bool isSelfValidating(const CallInfo &Info) {
     return Info.Api && Info.ResultUsed && Info.Ref == RefUse::None &&
            (Info.Api->Roles &
@@ -198,8 +200,8 @@ private:
       RefSites; ///< Assignment -> reference call.
   llvm::DenseMap<const VarDecl *, std::vector<PathId>> GuardLocks;
   /// Plain fields of a record that holds a lock: shared, and guarded by it.
-  llvm::DenseMap<const MemberExpr *, CallInfo> Fields;
-  llvm::DenseMap<const Stmt *, const MemberExpr *> FieldSites;
+  llvm::DenseMap<const Expr *, CallInfo> Fields;
+  llvm::DenseMap<const Stmt *, const Expr *> FieldSites;
   llvm::DenseMap<const CFGBlock *, TryBranch> TryBranches;
   llvm::DenseMap<const RecordDecl *, bool> RecordHasLock;
   llvm::DenseMap<const CFGBlock *, ReadSet> ConditionReads;
@@ -222,7 +224,12 @@ void FunctionAnalyzer::scan(const Stmt *S) {
             RD && Ctx.Api.lookupGuard(RD))
           Interesting = true;
   }
-  if (const auto *ME = dyn_cast<MemberExpr>(S); ME && isGuardedField(ME)) {
+  const Expr *Plain = nullptr;
+  if (const auto *ME = dyn_cast<MemberExpr>(S); ME && isGuardedField(ME))
+    Plain = ME;
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(S); DRE && isPlainGlobal(DRE))
+    Plain = DRE;
+  if (const Expr *ME = Plain) {
     CallInfo Info;
     classifyReference(ME, Info);
     if (Info.Ref == RefUse::Read && !isRValueUse(ME))
@@ -270,6 +277,24 @@ bool FunctionAnalyzer::isRValueUse(const Expr *E) const {
     P = Parents.getParent(P);
   const auto *Cast = dyn_cast_or_null<ImplicitCastExpr>(P);
   return Cast && Cast->getCastKind() == CK_LValueToRValue;
+}
+
+bool FunctionAnalyzer::isPlainGlobal(const DeclRefExpr *DRE) const {
+  const auto *VD = dyn_cast<VarDecl>(DRE->getDecl());
+  if (!VD || !VD->hasGlobalStorage() || VD->getTLSKind() != VarDecl::TLS_None)
+    return false;
+  QualType T = VD->getType();
+  if (!T->isScalarType() || T.isConstQualified() || T->isPointerType())
+    return false;
+  // Construction and destruction happen before and after the object is shared.
+  return !isa<CXXConstructorDecl>(FD) && !isa<CXXDestructorDecl>(FD);
+}
+
+void FunctionAnalyzer::noteGlobalAccess(const Expr *E, const State &St) {
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(E))
+    if (!St.Held.empty())
+      Ctx.GlobalsUsedUnderLock.insert(
+          cast<VarDecl>(DRE->getDecl())->getCanonicalDecl());
 }
 
 bool FunctionAnalyzer::isGuardedField(const MemberExpr *ME) {
@@ -442,6 +467,9 @@ void FunctionAnalyzer::taint(const Stmt *S, const State &St,
   if (!S || isa<LambdaExpr>(S) || isa<BlockExpr>(S))
     return;
   if (const auto *DRE = dyn_cast<DeclRefExpr>(S)) {
+    auto Plain = Fields.find(DRE);
+    if (Plain != Fields.end() && Plain->second.Ref == RefUse::Read)
+      Reads.insert({DRE, 0});
     auto It = St.VarTaint.find(DRE->getDecl());
     if (It != St.VarTaint.end())
       Reads.insert(It->second.begin(), It->second.end());
@@ -585,9 +613,9 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     if (!Final || Info.Ref == RefUse::Write || Info.Ref == RefUse::Update)
       return; // A write through a reference acts where the assignment is
               // evaluated.
-    const unsigned ActionRoles =
-        RoleWrite | RoleAtomicRMW | RoleAcquire | RoleRelease | RoleWriteBack;
-    if ((Roles & ActionRoles) && Object != UnknownPath) {
+    // Actions, and blocking calls (for checks of what is held while blocking).
+    if (((Roles & ActionRoles) && Object != UnknownPath) ||
+        (Roles & RoleBlock)) {
       ReadSet Data;
       for (unsigned I = 0; I < Call->getNumArgs(); ++I) {
         const Expr *Arg = Call->getArg(I);
@@ -706,12 +734,21 @@ void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
     if (const CallExpr *Ref = RefSites.lookup(S))
       transferReferenceWrite(Ref, Calls[Ref], B, St);
   if (Final)
-    if (const MemberExpr *Field = FieldSites.lookup(S))
+    if (const Expr *Field = FieldSites.lookup(S)) {
+      noteGlobalAccess(Field, St);
       transferReferenceWrite(Field, Fields[Field], B, St);
-  if (const auto *ME = dyn_cast<MemberExpr>(S)) {
-    auto It = Fields.find(ME);
-    if (It != Fields.end() && It->second.Ref == RefUse::Read)
-      recordRead({ME, 0}, pathOf(ME), ME->getMemberLoc(), "", St);
+    }
+  if (isa<MemberExpr>(S) || isa<DeclRefExpr>(S)) {
+    const auto *E = cast<Expr>(S);
+    auto It = Fields.find(E);
+    if (It != Fields.end() && It->second.Ref == RefUse::Read) {
+      if (Final)
+        noteGlobalAccess(E, St);
+      SourceLocation Loc = isa<MemberExpr>(E)
+                               ? cast<MemberExpr>(E)->getMemberLoc()
+                               : E->getExprLoc();
+      recordRead({E, 0}, pathOf(E), Loc, "", St);
+    }
     return;
   }
   if (const auto *Call = dyn_cast<CallExpr>(S)) {
@@ -941,6 +978,7 @@ void FunctionAnalyzer::run() {
   std::set<std::pair<PathId, unsigned>> SeenActions;
   for (const ActionFact &F : Out.Facts)
     if (Exportable(F.Object) && F.Kind == ActionFact::Call &&
+        (F.Roles & ActionRoles) &&
         SeenActions.insert({F.Object, F.Roles}).second)
       Out.Summary.Actions.push_back(
           SummaryEffect{F.Object, F.Roles, F.Api, false});

@@ -32,6 +32,7 @@ namespace clang {
 class ASTContext;
 class FunctionDecl;
 class Stmt;
+class VarDecl;
 } // namespace clang
 
 namespace ipcheck {
@@ -118,6 +119,14 @@ public:
   clang::ASTContext &AST;
   const ApiTable &Api;
   PathTable Paths;
+  /// Plain global variables accessed somewhere with a lock held: evidence that
+  /// they are shared and meant to be guarded (as in Eraser's lockset
+  /// inference).
+  llvm::DenseSet<const clang::VarDecl *> GlobalsUsedUnderLock;
+
+  /// Whether findings on \p Object may be reported: a plain global scalar only
+  /// when some code in the file accesses it under a lock.
+  bool isReportable(PathId Object) const;
 
 private:
   llvm::DenseMap<const clang::FunctionDecl *, std::unique_ptr<FunctionResult>>

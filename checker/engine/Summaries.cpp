@@ -31,6 +31,16 @@ const FunctionResult &AnalysisContext::analyze(const FunctionDecl *FD) {
   return *Results.try_emplace(Def, std::move(Result)).first->second;
 }
 
+bool AnalysisContext::isReportable(PathId Object) const {
+  const ObjectPath &P = Paths.get(Object);
+  if (P.Kind != ObjectPath::Global || !P.Components.empty())
+    return true;
+  const auto *VD = dyn_cast_or_null<VarDecl>(P.Root);
+  if (!VD || !VD->getType()->isScalarType())
+    return true;
+  return GlobalsUsedUnderLock.count(VD->getCanonicalDecl()) > 0;
+}
+
 const FunctionSummary *AnalysisContext::summaryFor(const FunctionDecl *Callee) {
   if (!Callee)
     return nullptr;

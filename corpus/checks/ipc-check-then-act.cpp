@@ -225,6 +225,18 @@ void bad27_shm_flag(SharedState* shm) {
     shm->ready = 1;  // expected-warning{{'shm->ready' may change between the check and '=': no lock is held from one to the other [ipc-check-then-act]}}
 }
 
+int tickets = 10;  // Also used under a lock below: shared.
+
+bool bad28_global_tickets() {
+  if (tickets > 0) {  // expected-note{{'tickets' is checked here}}
+    pthread_mutex_lock(&pmutex);
+    tickets--;  // expected-warning{{'tickets' may change between the check and '--': no lock is held from one to the other [ipc-check-then-act]}}
+    pthread_mutex_unlock(&pmutex);
+    return true;
+  }
+  return false;
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_guard_across(mp::Queue<int>& q) {
@@ -441,4 +453,13 @@ void ok32_local_struct() {
   Account a{};
   if (a.balance == 0)
     a.balance = 10;
+}
+
+bool ok33_global_tickets_locked() {
+  pthread_mutex_lock(&pmutex);
+  bool got = tickets > 0;
+  if (got)
+    tickets--;
+  pthread_mutex_unlock(&pmutex);
+  return got;
 }

@@ -171,6 +171,15 @@ void bad23_shm_copy(SharedCounter* shm) {
   shm->hits = n + 1;   // expected-warning{{non-atomic update of 'shm->hits': '=' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}}
 }
 
+// --- plain globals that some code guards with a lock ----------------------------------------
+
+long total = 0;     // Guarded in ok24_global_locked: shared.
+long scratch = 0;   // Never used under a lock: nothing says it is shared.
+
+void bad24_global_increment() {
+  total += 2;  // expected-warning{{non-atomic update of 'total': '+=' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_value_lock(mp::Value<int>& v) {
@@ -286,3 +295,10 @@ struct Plain {
 };
 
 void ok23_plain_struct(Plain* p) { p->hits++; }
+
+void ok24_global_locked() {
+  std::lock_guard<std::mutex> guard(mutex);
+  total += 1;
+}
+
+void ok25_unguarded_global() { scratch++; }
