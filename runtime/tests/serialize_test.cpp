@@ -36,6 +36,7 @@ static_assert(Serializable<Person>);
 static_assert(Serializable<std::map<std::string, std::vector<double>>>);
 static_assert(!Serializable<NotSerializable>);
 static_assert(!Serializable<int*>);
+static_assert(!Serializable<std::string_view>);  // trivially copyable, but a pointer inside
 
 TEST(Serialize, TriviallyCopyableIsItsBytes) {
   Point p{3, 4.5};

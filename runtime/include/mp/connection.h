@@ -62,8 +62,8 @@ class Connection {
                   "mp::Connection::send: this object lives in shared memory and reaches another "
                   "process only by inheritance; pass it as a Process argument instead, or use a "
                   "Manager proxy");
-    if constexpr (std::is_same_v<T, std::string>) {
-      send_bytes(obj.data(), obj.size());
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>) {
+      send_bytes(obj.data(), obj.size());  // received as a std::string
     } else if constexpr (detail::kIsPlainBytes<T>) {
       send_bytes(&obj, sizeof(T));
     } else {

@@ -26,6 +26,10 @@
 // the child calls exit(n) (fork, spawn); 1 when the target throws — the exception's type
 // name and what() go to stderr; -N when the child was killed by signal N.
 //
+// A forked child ends with _exit once its target returns (after flushing stdio), so the
+// parent's atexit handlers and static destructors do not run twice, as Python's os._exit.
+// A spawned child ends with exit(), as a program does.
+//
 // No zombies: a Process destroyed without join is reaped later (at the next start,
 // active_children() or at exit). At exit of a process, as in Python, daemonic children are
 // terminated and every child is joined; a daemonic thread-mode child is left running.

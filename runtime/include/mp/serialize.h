@@ -35,6 +35,7 @@
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
 #include <cstring>
+#include <span>
 #include <streambuf>
 #include <string>
 #include <string_view>
@@ -55,12 +56,23 @@ inline constexpr bool kHasCerealFunction =
     cereal::traits::has_member_versioned_serialize<T, cereal::BinaryOutputArchive>::value ||
     cereal::traits::has_non_member_versioned_serialize<T, cereal::BinaryOutputArchive>::value;
 
-// Types whose bytes are their value: memcpy is exact and cereal adds nothing. (cereal's
-// binary archive has save functions for arithmetic types, which are memcpy too.)
+// Views are trivially copyable but their bytes are a pointer into this process.
 template <class T>
-inline constexpr bool kIsPlainBytes = std::is_arithmetic_v<T> || std::is_enum_v<T> ||
-                                      (std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
-                                       !std::is_member_pointer_v<T> && !kHasCerealFunction<T>);
+inline constexpr bool kIsView = false;
+template <class C, class Traits>
+inline constexpr bool kIsView<std::basic_string_view<C, Traits>> = true;
+template <class E, std::size_t N>
+inline constexpr bool kIsView<std::span<E, N>> = true;
+
+// Types whose bytes are their value: memcpy is exact and cereal adds nothing. (cereal's
+// binary archive has save functions for arithmetic types, which are memcpy too.) A struct
+// holding a pointer is trivially copyable too, and would travel as the pointer's bytes:
+// give such a type a cereal serialize function.
+template <class T>
+inline constexpr bool kIsPlainBytes =
+    std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+    (std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
+     !kIsView<T> && !kHasCerealFunction<T>);
 
 template <class T>
 struct IsVectorOfPlainBytes : std::false_type {};
@@ -104,6 +116,10 @@ class ViewSource : public std::streambuf {
 
 template <class T>
 constexpr void check_serializable() {
+  static_assert(!kIsView<T>,
+                "mp::serialize: a std::string_view or std::span points into this process's "
+                "memory; send a std::string or a std::vector (Connection::send_bytes takes a "
+                "view)");
   static_assert(!std::is_pointer_v<T>,
                 "mp::serialize: a raw pointer means nothing in another process; send the "
                 "pointed-to value, or a std::unique_ptr/std::shared_ptr to it");
@@ -121,7 +137,7 @@ constexpr void check_serializable() {
 // deserialized (cereal's rule, and deserialize returns T by value).
 template <class T>
 concept Serializable =
-    !std::is_pointer_v<T> &&
+    !std::is_pointer_v<T> && !detail::kIsView<T> &&
     (detail::kIsPlainBytes<T> || (detail::kCerealCanSave<T> && detail::kCerealCanLoad<T>));
 
 // Appends the bytes of `obj` to `out`. Does not block. Errors: whatever the type's cereal
