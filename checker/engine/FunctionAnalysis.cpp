@@ -977,8 +977,7 @@ void FunctionAnalyzer::run() {
                                                 ReturnedReads.count(Key) > 0});
   std::set<std::pair<PathId, unsigned>> SeenActions;
   for (const ActionFact &F : Out.Facts)
-    if (Exportable(F.Object) && F.Kind == ActionFact::Call &&
-        (F.Roles & ActionRoles) &&
+    if (Exportable(F.Object) && (F.Roles & ActionRoles) &&
         SeenActions.insert({F.Object, F.Roles}).second)
       Out.Summary.Actions.push_back(
           SummaryEffect{F.Object, F.Roles, F.Api, false});

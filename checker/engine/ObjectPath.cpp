@@ -251,6 +251,9 @@ PathId PathTable::substitute(PathId CalleePath, const CallExpr *Call,
     if (!Object)
       return UnknownPath;
     Base = objectPathOf(Object, Api);
+    // `this->m` in the callee is `obj.m` or `ptr->m` in the caller.
+    if (!P.Arrow.empty())
+      P.Arrow[0] = Object->IgnoreParenImpCasts()->getType()->isPointerType();
     break;
   }
   }

@@ -237,6 +237,39 @@ bool bad28_global_tickets() {
   return false;
 }
 
+// Each method locks, but the sequence of two calls does not.
+class Inventory {
+ public:
+  bool has_stock() {
+    std::lock_guard<std::mutex> guard(mu_);
+    return stock_ > 0;
+  }
+  void take() {
+    std::lock_guard<std::mutex> guard(mu_);
+    --stock_;
+  }
+
+ private:
+  std::mutex mu_;
+  int stock_ = 0;
+};
+
+void bad29_locked_methods(Inventory& inv) {
+  if (inv.has_stock())  // expected-note{{'inv.stock_' is checked here by 'has_stock'}}
+    inv.take();         // expected-warning{{'inv.stock_' may change between the check and 'take': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+static void lock_state(SharedState* shm) { pthread_mutex_lock(&shm->mu); }
+static void unlock_state(SharedState* shm) { pthread_mutex_unlock(&shm->mu); }
+
+void bad30_lock_wrappers_released(SharedState* shm) {
+  lock_state(shm);
+  bool any = shm->slots > 0;  // expected-note{{'shm->slots' is checked here}}
+  unlock_state(shm);
+  if (any)
+    shm->slots = 0;  // expected-warning{{'shm->slots' may change between the check and '=': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_guard_across(mp::Queue<int>& q) {
@@ -462,4 +495,11 @@ bool ok33_global_tickets_locked() {
     tickets--;
   pthread_mutex_unlock(&pmutex);
   return got;
+}
+
+void ok34_lock_wrappers(SharedState* shm) {
+  lock_state(shm);
+  if (shm->slots > 0)
+    shm->slots--;
+  unlock_state(shm);
 }

@@ -180,6 +180,31 @@ void bad24_global_increment() {
   total += 2;  // expected-warning{{non-atomic update of 'total': '+=' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
 }
 
+// Each accessor locks, but get-then-set does not.
+class Gauge {
+ public:
+  long get() {
+    std::lock_guard<std::mutex> guard(mu_);
+    return level_;
+  }
+  void set(long v) {
+    std::lock_guard<std::mutex> guard(mu_);
+    level_ = v;
+  }
+  void add(long d) {
+    std::lock_guard<std::mutex> guard(mu_);
+    level_ += d;
+  }
+
+ private:
+  std::mutex mu_;
+  long level_ = 0;
+};
+
+void bad25_locked_accessors(Gauge& g) {
+  g.set(g.get() + 1);  // expected-warning{{non-atomic update of 'g.level_': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'g.level_' is read here by 'get'}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_value_lock(mp::Value<int>& v) {
@@ -302,3 +327,5 @@ void ok24_global_locked() {
 }
 
 void ok25_unguarded_global() { scratch++; }
+
+void ok26_locked_add(Gauge& g) { g.add(1); }
