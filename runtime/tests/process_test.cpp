@@ -395,6 +395,26 @@ TYPED_TEST(ProcessTest, NonDaemonicChildIsJoinedWhenItsParentExits) {
   EXPECT_EQ(errno, ESRCH);
 }
 
+void check_grandchild_name(std::string expected) {
+  if (current_process().name != expected)
+    throw std::runtime_error("grandchild is named " + current_process().name);
+}
+
+void start_grandchild(StartMethod method) {
+  auto grandchild = get_context(start_method_name(method))
+                        .Process(check_grandchild_name, current_process().name + ":1");
+  grandchild.start();
+  grandchild.join();
+  if (grandchild.exitcode() != 0) throw std::runtime_error("grandchild failed");
+}
+
+TYPED_TEST(ProcessTest, ChildStartsAGrandchildOfTheSameMethod) {
+  auto p = this->ctx().Process(start_grandchild, TypeParam::kTag.kMethod);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
 // ---- start methods ----
 
 TEST(StartMethod, NamesRoundTripAndUnknownNamesThrow) {
