@@ -1,0 +1,169 @@
+//===- EngineTest.cpp - Unit tests of the analysis engine -----------------===//
+
+#include "engine/ApiTable.h"
+#include "engine/FunctionAnalysis.h"
+#include "engine/Reporter.h"
+
+#include "clang/AST/ASTContext.h"
+#include "clang/AST/Decl.h"
+#include "clang/Frontend/ASTUnit.h"
+#include "clang/Tooling/Tooling.h"
+#include "gtest/gtest.h"
+
+using namespace clang;
+
+namespace ipcheck {
+namespace {
+
+const char *const Table = R"(
+library: test
+locks:
+  - { class: 'lib::Mutex' }
+guards:
+  - { class: 'lib::Guard' }
+functions:
+  - { name: 'lib::Mutex::lock', roles: [acquire] }
+  - { name: 'lib::Mutex::unlock', roles: [release] }
+  - { name: 'lib::Box::get', roles: [read] }
+  - { name: 'lib::Box::put', roles: [write] }
+)";
+
+const char *const Header = R"(
+namespace lib {
+struct Mutex { void lock(); void unlock(); };
+struct Guard { explicit Guard(Mutex&); ~Guard(); };
+struct BoxBase { int get() const; };
+struct Box : BoxBase { void put(int); };
+}
+)";
+
+/// Parses \p Code after the test library's declarations and analyzes function
+/// \p Name.
+class EngineTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_FALSE(static_cast<bool>(Api.loadText(Table, "test")));
+  }
+
+  const FunctionResult &analyze(const std::string &Code, llvm::StringRef Name) {
+    Unit = tooling::buildASTFromCodeWithArgs(std::string(Header) + Code,
+                                             {"-std=c++17"});
+    EXPECT_TRUE(Unit);
+    Context = std::make_unique<AnalysisContext>(Unit->getASTContext(), Api);
+    for (Decl *D : Unit->getASTContext().getTranslationUnitDecl()->decls())
+      if (auto *FD = dyn_cast<FunctionDecl>(D); FD && FD->getName() == Name)
+        return Context->analyze(FD);
+    ADD_FAILURE() << "no function " << Name.str();
+    static FunctionResult Empty;
+    return Empty;
+  }
+
+  ApiTable Api;
+  std::unique_ptr<ASTUnit> Unit;
+  std::unique_ptr<AnalysisContext> Context;
+};
+
+TEST_F(EngineTest, MethodsAreFoundThroughTheObjectsBaseClasses) {
+  const FunctionResult &R =
+      analyze("void f(lib::Box& b) { b.put(b.get()); }", "f");
+  ASSERT_TRUE(R.Analyzed);
+  ASSERT_EQ(R.Facts.size(), 1u);
+  EXPECT_EQ(R.Facts[0].Api, "put");
+  EXPECT_EQ(R.Facts[0].DataReads.size(), 1u);
+}
+
+TEST_F(EngineTest, AGuardProtectsUntilItsScopeEnds) {
+  const FunctionResult &R = analyze(R"(
+    lib::Mutex m;
+    void f(lib::Box& b) {
+      int n;
+      { lib::Guard g(m); n = b.get(); }
+      b.put(n);
+    })",
+                                    "f");
+  ASSERT_EQ(R.Facts.size(), 1u);
+  EXPECT_TRUE(R.Facts[0].HeldLocks.empty());
+  EXPECT_EQ(R.Facts[0].DataReads.size(), 1u)
+      << "the read is no longer protected at the put";
+}
+
+TEST_F(EngineTest, OneLockAcrossBothHalvesProtects) {
+  const FunctionResult &R = analyze("lib::Mutex m; void f(lib::Box& b) { "
+                                    "m.lock(); b.put(b.get()); m.unlock(); }",
+                                    "f");
+  ASSERT_EQ(R.Facts.size(), 3u); // lock, put, unlock
+  for (const ActionFact &F : R.Facts)
+    EXPECT_TRUE(F.DataReads.empty()) << F.Api;
+}
+
+TEST_F(EngineTest, BranchesDecideOnlyUntilTheyJoin) {
+  const FunctionResult &R = analyze(R"(
+    void log();
+    void f(lib::Box& b) {
+      if (b.get() > 0) b.put(1);
+      b.put(2);
+    })",
+                                    "f");
+  ASSERT_EQ(R.Facts.size(), 2u);
+  EXPECT_EQ(R.Facts[0].ControlReads.size() + R.Facts[1].ControlReads.size(),
+            1u);
+}
+
+TEST_F(EngineTest, DifferentObjectsHaveDifferentIdentities) {
+  const FunctionResult &R = analyze(
+      "void f(lib::Box& a, lib::Box& b) { if (a.get()) b.put(1); }", "f");
+  ASSERT_EQ(R.Facts.size(), 1u);
+  EXPECT_TRUE(R.Facts[0].ControlReads.empty());
+}
+
+TEST_F(EngineTest, SummariesCarryReadsToTheCaller) {
+  const FunctionResult &R = analyze(R"(
+    static int peek(lib::Box& b) { return b.get(); }
+    void f(lib::Box& box) { box.put(peek(box) + 1); })",
+                                    "f");
+  ASSERT_EQ(R.Facts.size(), 1u);
+  ASSERT_EQ(R.Facts[0].DataReads.size(), 1u);
+  EXPECT_EQ(R.Reads.at(R.Facts[0].DataReads[0]).Api, "peek");
+}
+
+TEST_F(EngineTest, RecursionTerminates) {
+  const FunctionResult &R = analyze(
+      "void f(lib::Box& b, int n) { if (n) f(b, n - 1); b.put(b.get()); }",
+      "f");
+  EXPECT_TRUE(R.Analyzed);
+}
+
+TEST(GlobList, LastMatchWinsAsInClangTidy) {
+  GlobList G("*,-ipc-*,ipc-check-then-act");
+  EXPECT_TRUE(G.contains("ipc-check-then-act"));
+  EXPECT_FALSE(G.contains("ipc-nonatomic-update"));
+  EXPECT_TRUE(G.contains("other"));
+}
+
+TEST(Fingerprint, IgnoresWhitespaceButNotTheCheck) {
+  EXPECT_EQ(fingerprint("c", "f.cpp", "  q.get();", "fn", "m"),
+            fingerprint("c", "f.cpp", "q.get();  ", "fn", "m"));
+  EXPECT_NE(fingerprint("c", "f.cpp", "q.get();", "fn", "m"),
+            fingerprint("d", "f.cpp", "q.get();", "fn", "m"));
+}
+
+TEST(ApiTable, RejectsUnknownRoles) {
+  ApiTable T;
+  llvm::Error E = T.loadText(
+      "library: x\nfunctions:\n  - { name: f, roles: [fly] }\n", "x");
+  EXPECT_TRUE(static_cast<bool>(E));
+  llvm::consumeError(std::move(E));
+}
+
+TEST(ApiTable, ShippedTablesLoad) {
+  ApiTable T;
+  EXPECT_FALSE(static_cast<bool>(T.loadDirectory(IPCHECK_SOURCE_API_DIR)));
+  EXPECT_NE(T.lookupName("mp::Queue::get"), nullptr);
+  EXPECT_NE(T.lookupName("pthread_mutex_lock"), nullptr);
+  EXPECT_NE(T.lookupName("std::atomic::fetch_add"), nullptr);
+  EXPECT_NE(T.lookupName("boost::interprocess::message_queue::receive"),
+            nullptr);
+}
+
+} // namespace
+} // namespace ipcheck
