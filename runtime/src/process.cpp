@@ -293,6 +293,7 @@ void start_thread(ProcessState& s) {
   s.thread = std::thread([state] {
     t_self = state->thread_self.get();
     int code = run_guarded(state->name, [state] { state->target->run(); });
+    state->target.reset();  // as Python drops _target and _args: let go of the arguments
     state->code.store(code, std::memory_order_relaxed);
     state->thread_finished.store(true, std::memory_order_release);
     std::uint64_t one = 1;
@@ -385,6 +386,9 @@ void Process::start() {
       break;
   }
   s.phase = detail::Phase::kStarted;
+  // As Python's start(): the parent lets go of the target and its arguments once the child
+  // has its own copies (in thread mode, the thread lets go when the target returns).
+  if (s.used_method != StartMethod::kThread) s.target.reset();
   detail::register_child(state_);
   MP_HOOK("process.start.after");
 }

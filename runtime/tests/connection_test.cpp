@@ -224,6 +224,22 @@ TEST(Pipe, ReaderThatExitsLeavesTheNextMessageForOthers) {
   EXPECT_EQ(b.recv<int>(), 2);
 }
 
+void do_nothing_with(Connection) {}
+
+// As Python's start(): once started, the Process holds no copy of its arguments, so the
+// last handle the program drops really closes the end.
+TEST(Pipe, StartedProcessLetsGoOfItsConnectionArgument) {
+  auto [reader, writer] = Pipe(false);
+  {
+    auto p = get_context(kSpawn).Process(do_nothing_with, writer);
+    p.start();
+    p.join();
+    writer = Connection();  // our last handle besides the Process's
+    EXPECT_TRUE(reader.poll(1));
+    EXPECT_THROW(reader.recv_bytes(), EOFError);
+  }
+}
+
 // ---- across processes ----
 
 struct Fork {

@@ -13,6 +13,8 @@
 // (the last copy's destruction closes it too). It reaches a child by inheritance only —
 // as a Process argument under fork, spawn (the descriptor is inherited under the same number)
 // or thread — never through another Connection or a Queue (it is mp::InheritanceOnly).
+// In thread mode the child's copy is the parent's end itself: closing it in either closes
+// it for both.
 //
 // One end should be used by one process or thread at a time: two concurrent senders (or
 // receivers) on one end interleave frames, as in Python. Processes may take turns on one end

@@ -108,7 +108,9 @@ struct ProcessState;
 //   p.join();
 //   assert(p.exitcode() == 0);
 //
-// The arguments are copied (decayed) into the Process; the child receives its own copies.
+// The arguments are copied (decayed) into the Process; the child receives its own copies,
+// and start() lets go of the Process's (in thread mode: once the target returns), as Python
+// does.
 // A misuse of the object (start twice, join before start, use after close) throws
 // std::logic_error.
 class Process {
