@@ -451,7 +451,9 @@ pid_t Process::pid() const { return state().pid; }
 
 std::optional<int> Process::exitcode() const {
   auto& s = state();
-  if (!s.done.load(std::memory_order_acquire)) return std::nullopt;
+  if (s.phase != detail::Phase::kStarted || !s.try_reap()) {
+    if (!s.done.load(std::memory_order_acquire)) return std::nullopt;
+  }
   return s.code.load(std::memory_order_relaxed);
 }
 

@@ -173,6 +173,15 @@ TYPED_TEST(ProcessTest, JoinZeroReturnsAtOnce) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+TYPED_TEST(ProcessTest, ExitCodePollsTheChildWithoutJoin) {
+  auto p = this->ctx().Process(sleep_for_seconds, 0.1);
+  p.start();
+  auto deadline = Clock::now() + 10s;
+  while (!p.exitcode() && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_FALSE(p.is_alive());
+}
+
 TYPED_TEST(ProcessTest, JoinWithTimeoutWaitsAboutTheTimeout) {
   auto p = this->ctx().Process(sleep_for_seconds, 2.0);
   p.start();

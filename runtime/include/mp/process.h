@@ -168,7 +168,8 @@ class Process {
 
   // The child's pid (0 before start). Thread mode: the pid of this process.
   [[nodiscard]] pid_t pid() const;
-  // nullopt until the child has been seen to exit (is_alive, join); see the file comment.
+  // nullopt while the child runs (or before start); its exit code once it has exited (see
+  // the file comment). Does not block: like Python, it polls (and reaps) the child.
   [[nodiscard]] std::optional<int> exitcode() const;
   // A descriptor that becomes readable (poll, mp::wait) when the child exits: a pidfd, or in
   // thread mode an eventfd. Owned by the Process; valid from start() until close().
