@@ -167,6 +167,15 @@ TEST(Wait, ReturnsTheReadyConnections) {
   EXPECT_EQ(wait({b1, b2}), (std::vector<std::size_t>{0, 1}));
 }
 
+TEST(Wait, TakesRawDescriptors) {
+  auto [reader, writer] = Pipe(false);
+  auto [a, b] = Pipe();
+  std::vector<WaitObject> objects{WaitObject::descriptor(reader.fileno()), b};
+  EXPECT_TRUE(wait(objects, 0).empty());
+  writer.send_bytes("x");
+  EXPECT_EQ(wait(objects, 1), (std::vector<std::size_t>{0}));
+}
+
 TEST(Wait, TimesOut) {
   auto [a, b] = Pipe();
   auto start = Clock::now();

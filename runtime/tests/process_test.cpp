@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -63,6 +64,10 @@ TYPED_TEST_SUITE(ProcessTest, Modes, ModeNames);
 void do_nothing() {}
 void exit_with(int code) { std::exit(code); }
 void throw_runtime_error(std::string message) { throw std::runtime_error(message); }
+// exit(code) in a process, a plain return in a thread (where exit would end the program).
+void exit_with_or_return(int code) {
+  if (current_process().pid != parent_process()->pid) std::exit(code);
+}
 void sleep_for_seconds(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
@@ -331,6 +336,29 @@ TYPED_TEST(ProcessTest, CloseRunningProcessIsAnErrorAndCloseAfterJoinWorks) {
   p.close();
   EXPECT_EQ(p.exitcode(), 0);
   EXPECT_THROW((void)p.sentinel(), std::logic_error);
+}
+
+int open_descriptor_count() {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+TYPED_TEST(ProcessTest, ManyProcessesLeaveNoDescriptorBehind) {
+  int before = open_descriptor_count();
+  {
+    std::vector<Process> processes;
+    for (int i = 0; i < 20; ++i) processes.push_back(this->ctx().Process(exit_with_or_return, i));
+    for (auto& p : processes) p.start();
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_TRUE(processes[i].join(30));
+      EXPECT_EQ(processes[i].exitcode(), TestFixture::kIsThread ? 0 : i);
+    }
+  }
+  EXPECT_EQ(open_descriptor_count(), before);
 }
 
 // ---- reaping ----
