@@ -120,6 +120,7 @@ struct CallInfo {
 /// A lock taken on one edge of a branch whose condition is a try-acquire.
 struct TryBranch {
   std::vector<PathId> Locks;
+  const VarDecl *Guard = nullptr; ///< Its locks, once its declaration is seen.
   unsigned SuccessSucc = 0;
 };
 
@@ -150,7 +151,7 @@ private:
   bool isRValueUse(const Expr *E) const;
   bool isGuardedField(const MemberExpr *ME);
   bool isPlainGlobal(const DeclRefExpr *DRE) const;
-  void noteGlobalAccess(const Expr *E, const State &St);
+  void notePlainAccess(const Expr *E, const State &St);
   static bool isSelfValidating(const CallInfo &Info) {
     return Info.Api && Info.ResultUsed && Info.Ref == RefUse::None &&
            (Info.Api->Roles &
@@ -290,11 +291,21 @@ bool FunctionAnalyzer::isPlainGlobal(const DeclRefExpr *DRE) const {
   return !isa<CXXConstructorDecl>(FD) && !isa<CXXDestructorDecl>(FD);
 }
 
-void FunctionAnalyzer::noteGlobalAccess(const Expr *E, const State &St) {
+void FunctionAnalyzer::notePlainAccess(const Expr *E, const State &St) {
   if (const auto *DRE = dyn_cast<DeclRefExpr>(E))
     if (!St.Held.empty())
       Ctx.GlobalsUsedUnderLock.insert(
           cast<VarDecl>(DRE->getDecl())->getCanonicalDecl());
+  if (const auto *ME = dyn_cast<MemberExpr>(E)) {
+    const auto *Field = cast<FieldDecl>(ME->getMemberDecl());
+    PathId P = pathOf(ME);
+    if (P != UnknownPath)
+      Ctx.FieldOfPath[P] = Field;
+    if (!St.Held.empty()) {
+      Ctx.FieldsUsedUnderLock.insert(Field);
+      Ctx.RecordsWithLockedAccess.insert(Field->getParent());
+    }
+  }
 }
 
 bool FunctionAnalyzer::isGuardedField(const MemberExpr *ME) {
@@ -735,7 +746,7 @@ void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
       transferReferenceWrite(Ref, Calls[Ref], B, St);
   if (Final)
     if (const Expr *Field = FieldSites.lookup(S)) {
-      noteGlobalAccess(Field, St);
+      notePlainAccess(Field, St);
       transferReferenceWrite(Field, Fields[Field], B, St);
     }
   if (isa<MemberExpr>(S) || isa<DeclRefExpr>(S)) {
@@ -743,7 +754,7 @@ void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
     auto It = Fields.find(E);
     if (It != Fields.end() && It->second.Ref == RefUse::Read) {
       if (Final)
-        noteGlobalAccess(E, St);
+        notePlainAccess(E, St);
       SourceLocation Loc = isa<MemberExpr>(E)
                                ? cast<MemberExpr>(E)->getMemberLoc()
                                : E->getExprLoc();
@@ -846,7 +857,19 @@ FunctionAnalyzer::successWhenTrue(const Expr *Cond,
   if (!C)
     return std::nullopt;
   auto It = Calls.find(C);
-  if (It == Calls.end() || !It->second.Api ||
+  if (It == Calls.end())
+    return std::nullopt;
+  if (It->second.GuardOfObject) {
+    // `if (lk.owns_lock())`, `if (lk)`: a guard made with try_to_lock.
+    const auto *MC = cast<CXXMemberCallExpr>(C);
+    const CXXMethodDecl *MD = MC->getMethodDecl();
+    if (!MD || !(isa<CXXConversionDecl>(MD) || MD->getName() == "owns_lock" ||
+                 MD->getName() == "owns"))
+      return std::nullopt;
+    Call = C;
+    return true;
+  }
+  if (!It->second.Api ||
       !(It->second.Api->Roles & (RoleAcquire | RoleTryAcquire)))
     return std::nullopt;
   Call = C;
@@ -863,12 +886,21 @@ void FunctionAnalyzer::analyzeTryBranch(const CFGBlock *B) {
   if (!Success || !Call)
     return;
   CallInfo &Info = Calls[Call];
-  Info.IsBranchCondition = true;
   TryBranch TB;
   TB.SuccessSucc = *Success ? 0 : 1;
-  for (const Expr *O : objectExprs(Call, *Info.Api))
-    for (PathId L : locksOf(O))
-      TB.Locks.push_back(L);
+  if (Info.GuardOfObject) {
+    const Expr *Obj = skipWrappers(
+        cast<CXXMemberCallExpr>(Call)->getImplicitObjectArgument());
+    if (const auto *DRE = dyn_cast<DeclRefExpr>(Obj))
+      TB.Guard = dyn_cast<VarDecl>(DRE->getDecl());
+    if (!TB.Guard)
+      return;
+  } else {
+    Info.IsBranchCondition = true;
+    for (const Expr *O : objectExprs(Call, *Info.Api))
+      for (PathId L : locksOf(O))
+        TB.Locks.push_back(L);
+  }
   TryBranches[B] = std::move(TB);
 }
 
@@ -883,8 +915,14 @@ State FunctionAnalyzer::edgeState(const CFGBlock *Pred,
     St.Branches.insert({ID, SuccIndex});
   }
   auto It = TryBranches.find(Pred);
-  if (It != TryBranches.end() && It->second.SuccessSucc == SuccIndex)
+  if (It != TryBranches.end() && It->second.SuccessSucc == SuccIndex) {
     St.Held.insert(It->second.Locks.begin(), It->second.Locks.end());
+    if (It->second.Guard) {
+      auto Locks = GuardLocks.find(It->second.Guard);
+      if (Locks != GuardLocks.end())
+        St.Held.insert(Locks->second.begin(), Locks->second.end());
+    }
+  }
   return St;
 }
 
@@ -977,7 +1015,9 @@ void FunctionAnalyzer::run() {
                                                 ReturnedReads.count(Key) > 0});
   std::set<std::pair<PathId, unsigned>> SeenActions;
   for (const ActionFact &F : Out.Facts)
-    if (Exportable(F.Object) && (F.Roles & ActionRoles) &&
+    // An action the callee decides by its own check under a lock validates
+    // itself: a caller's earlier check does not decide it.
+    if (Exportable(F.Object) && (F.Roles & ActionRoles) && !F.Revalidated &&
         SeenActions.insert({F.Object, F.Roles}).second)
       Out.Summary.Actions.push_back(
           SummaryEffect{F.Object, F.Roles, F.Api, false});

@@ -33,6 +33,8 @@ class ASTContext;
 class FunctionDecl;
 class Stmt;
 class VarDecl;
+class FieldDecl;
+class RecordDecl;
 } // namespace clang
 
 namespace ipcheck {
@@ -123,6 +125,12 @@ public:
   /// they are shared and meant to be guarded (as in Eraser's lockset
   /// inference).
   llvm::DenseSet<const clang::VarDecl *> GlobalsUsedUnderLock;
+  /// The same for plain fields beside a lock: once some field of a record is
+  /// accessed under a lock in the file, only the fields so accessed count as
+  /// guarded (the lock is then known not to guard the others).
+  llvm::DenseSet<const clang::FieldDecl *> FieldsUsedUnderLock;
+  llvm::DenseSet<const clang::RecordDecl *> RecordsWithLockedAccess;
+  llvm::DenseMap<PathId, const clang::FieldDecl *> FieldOfPath;
 
   /// Whether findings on \p Object may be reported: a plain global scalar only
   /// when some code in the file accesses it under a lock.

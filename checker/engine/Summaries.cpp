@@ -32,6 +32,10 @@ const FunctionResult &AnalysisContext::analyze(const FunctionDecl *FD) {
 }
 
 bool AnalysisContext::isReportable(PathId Object) const {
+  auto Field = FieldOfPath.find(Object);
+  if (Field != FieldOfPath.end() &&
+      RecordsWithLockedAccess.count(Field->second->getParent()))
+    return FieldsUsedUnderLock.count(Field->second) > 0;
   const ObjectPath &P = Paths.get(Object);
   if (P.Kind != ObjectPath::Global || !P.Components.empty())
     return true;

@@ -505,3 +505,26 @@ void ok35_connection_poll(mp::Connection& c) {
   if (c.poll())
     c.recv<int>();
 }
+
+void ok36_shm_flag_locked(SharedState* shm) {
+  pthread_mutex_lock(&shm->mu);
+  if (!shm->ready)
+    shm->ready = 1;
+  pthread_mutex_unlock(&shm->mu);
+}
+
+// The lock of ProcessTable is used for `running` only: `generation` is not guarded by it.
+struct ProcessTable {
+  std::mutex mu;
+  int running;
+  int generation;
+};
+
+void ok37_field_the_lock_does_not_guard(ProcessTable* t) {
+  {
+    std::lock_guard<std::mutex> guard(t->mu);
+    t->running++;
+  }
+  if (t->generation == 0)
+    t->generation = 1;
+}
