@@ -285,11 +285,19 @@ void start_spawn(ProcessState& s) {
   std::cout.flush();
   std::fflush(nullptr);
   MP_HOOK("process.spawn.before");
+  // The child starts with no signal blocked, whatever this thread blocks: terminate() must
+  // reach it.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  if (int err =
-          ::posix_spawn(&pid, "/proc/self/exe", &actions.actions, nullptr, child_argv, env.data());
-      err != 0)
-    throw_errno("posix_spawn", err);
+  int err =
+      ::posix_spawn(&pid, "/proc/self/exe", &actions.actions, &attributes, child_argv, env.data());
+  posix_spawnattr_destroy(&attributes);
+  if (err != 0) throw_errno("posix_spawn", err);
   s.pid = pid;
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {

@@ -158,6 +158,22 @@ TYPED_TEST(ProcessTest, TerminateGivesMinusSigterm) {
   }
 }
 
+TYPED_TEST(ProcessTest, TerminateReachesAChildStartedWithSigtermBlocked) {
+  if constexpr (TestFixture::kIsThread) GTEST_SKIP() << "a thread cannot be stopped";
+  if constexpr (!TestFixture::kIsSpawn)
+    GTEST_SKIP() << "a forked child keeps the mask, as in Python";
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, &old);
+  auto p = this->ctx().Process(sleep_for_seconds, 30.0);
+  p.start();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  p.terminate();
+  EXPECT_TRUE(p.join(10));
+  EXPECT_EQ(p.exitcode(), -SIGTERM);
+}
+
 TYPED_TEST(ProcessTest, KillGivesMinusSigkill) {
   if constexpr (TestFixture::kIsThread) GTEST_SKIP() << "a thread cannot be killed";
   auto p = this->ctx().Process(sleep_for_seconds, 30.0);
