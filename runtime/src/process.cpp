@@ -133,14 +133,12 @@ void ProcessState::record_exit(pid_t waited, int status) {
   MP_HOOK("process.reaped");
 }
 
-// Records the exit if the child has exited. Never blocks.
-bool ProcessState::try_reap() {
-  if (done.load(std::memory_order_acquire)) return true;
-  std::unique_lock lock(reap_mutex, std::try_to_lock);
-  if (!lock.owns_lock()) return false;  // another thread is reaping it right now
+// Waits for the child (`options` 0) or looks (WNOHANG) and records its exit if it has
+// exited. The caller holds reap_mutex.
+bool ProcessState::reap_locked(int options) {
   if (done.load(std::memory_order_acquire)) return true;
   if (used_method == StartMethod::kThread) {
-    if (!thread_finished.load(std::memory_order_acquire)) return false;
+    if ((options & WNOHANG) && !thread_finished.load(std::memory_order_acquire)) return false;
     if (thread.joinable()) thread.join();
     done.store(true, std::memory_order_release);
     return true;
@@ -148,11 +146,19 @@ bool ProcessState::try_reap() {
   int status = 0;
   pid_t r;
   do {
-    r = ::waitpid(pid, &status, WNOHANG);
+    r = ::waitpid(pid, &status, options);
   } while (r < 0 && errno == EINTR);
   if (r == 0) return false;
   record_exit(r, status);
   return true;
+}
+
+// Records the exit if the child has exited. Never blocks.
+bool ProcessState::try_reap() {
+  if (done.load(std::memory_order_acquire)) return true;
+  std::unique_lock lock(reap_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // another thread is reaping it right now
+  return reap_locked(WNOHANG);
 }
 
 bool ProcessState::join(double timeout) {
@@ -160,19 +166,7 @@ bool ProcessState::join(double timeout) {
   if (timeout < 0) {
     // No limit: wait in the kernel directly, one call.
     std::lock_guard lock(reap_mutex);
-    if (done.load(std::memory_order_acquire)) return true;
-    if (used_method == StartMethod::kThread) {
-      if (thread.joinable()) thread.join();
-      done.store(true, std::memory_order_release);
-      return true;
-    }
-    int status = 0;
-    pid_t r;
-    do {
-      r = ::waitpid(pid, &status, 0);
-    } while (r < 0 && errno == EINTR);
-    record_exit(r, status);
-    return true;
+    return reap_locked(0);
   }
   if (try_reap()) return true;
   if (!wait_readable(sentinel, timeout)) return false;
@@ -180,6 +174,18 @@ bool ProcessState::join(double timeout) {
   // holds the reap lock, which it then releases without blocking for long.
   while (!try_reap()) std::this_thread::yield();
   return true;
+}
+
+void ProcessState::watch_child(pid_t child) {
+  pid = child;
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  if (pidfd < 0) {
+    int err = errno;
+    ::kill(child, SIGKILL);  // a child we cannot watch is a child we cannot reap safely
+    ::waitpid(child, nullptr, 0);
+    throw_errno("pidfd_open", err);
+  }
+  sentinel = pidfd;
 }
 
 namespace {
@@ -268,15 +274,7 @@ void start_fork(ProcessState& s) {
     flush_std_streams();
     ::_exit(code);
   }
-  s.pid = pid;
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    int err = errno;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    throw_errno("pidfd_open", err);
-  }
-  s.sentinel = pidfd;
+  s.watch_child(pid);
 }
 
 void start_thread(ProcessState& s) {

@@ -298,15 +298,7 @@ void start_spawn(ProcessState& s) {
       ::posix_spawn(&pid, "/proc/self/exe", &actions.actions, &attributes, child_argv, env.data());
   posix_spawnattr_destroy(&attributes);
   if (err != 0) throw_errno("posix_spawn", err);
-  s.pid = pid;
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    int err = errno;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    throw_errno("pidfd_open", err);
-  }
-  s.sentinel = pidfd;
+  s.watch_child(pid);
 }
 
 // -----------------------------------------------------------------------------

@@ -38,7 +38,11 @@ struct ProcessState {
   bool try_reap();
   // Waits up to `timeout` seconds (negative: forever) for the exit, then records it.
   bool join(double timeout);
+  bool reap_locked(int waitpid_options);
   void record_exit(pid_t waited, int status);
+  // Sets pid and sentinel (a pidfd) for a child just started. Errors: std::system_error
+  // (pidfd_open), after killing and reaping the child.
+  void watch_child(pid_t child);
 
   std::unique_ptr<Target> target;
   std::optional<StartMethod> method;  // fixed by a context, or nullopt
