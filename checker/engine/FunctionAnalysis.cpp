@@ -172,7 +172,8 @@ private:
   void transferStmt(const Stmt *S, const CFGBlock *B, State &St, bool Final);
   void transferCall(const CallExpr *Call, const CallInfo &Info,
                     const CFGBlock *B, State &St, bool Final);
-  void transferDecl(const VarDecl *VD, State &St);
+  void transferDecl(const VarDecl *VD, const CFGBlock *B, State &St,
+                    bool Final);
   void transferReferenceWrite(const Expr *Ref, const CallInfo &Info,
                               const CFGBlock *B, State &St);
   void taint(const Stmt *S, const State &St, ReadSet &Reads) const;
@@ -580,8 +581,11 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
       Out.Summary.Blocks = true;
     if ((Roles & RoleAcquire) && !Info.IsBranchCondition)
       for (const Expr *O : Objects)
-        for (PathId L : locksOf(O))
+        for (PathId L : locksOf(O)) {
           St.Held.insert(L);
+          if (Final)
+            Out.Summary.Takes.push_back(L);
+        }
     if (Roles & RoleRelease)
       for (const Expr *O : Objects)
         for (PathId L : locksOf(O)) {
@@ -653,6 +657,10 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     for (PathId L : S->Acquires)
       if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
         St.Held.insert(Mine);
+    if (Final)
+      for (PathId L : S->Takes)
+        if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+          Out.Summary.Takes.push_back(Mine);
     if (S->Blocks)
       Out.Summary.Blocks = true;
     for (unsigned J = 0; J < S->Reads.size(); ++J)
@@ -680,7 +688,8 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
   }
 }
 
-void FunctionAnalyzer::transferDecl(const VarDecl *VD, State &St) {
+void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
+                                    State &St, bool Final) {
   const Expr *Init = VD->getInit();
   if (const auto *RD = VD->getType()->getAsCXXRecordDecl()) {
     if (const ApiGuard *G = Ctx.Api.lookupGuard(RD)) {
@@ -711,8 +720,22 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, State &St) {
         }
       }
       GuardLocks[VD] = Locks;
-      if (Acquires)
+      if (Acquires) {
+        // Each lock a guard takes is an acquisition, as a call to lock() is
+        // (what lock-order and re-acquisition checks need).
+        if (Final)
+          for (PathId L : Locks) {
+            ActionFact Fact;
+            Fact.Site = VD->getInit();
+            Fact.Loc = VD->getLocation();
+            Fact.Object = L;
+            Fact.Api = RD->getNameAsString();
+            Fact.Roles = RoleAcquire;
+            recordAction(std::move(Fact), ReadSet{}, B, St);
+            Out.Summary.Takes.push_back(L);
+          }
         St.Held.insert(Locks.begin(), Locks.end());
+      }
       return;
     }
   }
@@ -783,7 +806,7 @@ void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
   if (const auto *DS = dyn_cast<DeclStmt>(S)) {
     for (const Decl *D : DS->decls())
       if (const auto *VD = dyn_cast<VarDecl>(D))
-        transferDecl(VD, St);
+        transferDecl(VD, B, St, Final);
     return;
   }
   if (const auto *BO = dyn_cast<BinaryOperator>(S)) {
@@ -1026,6 +1049,11 @@ void FunctionAnalyzer::run() {
     for (PathId L : Exit.Held)
       if (Exportable(L))
         Out.Summary.Acquires.push_back(L);
+  llvm::erase_if(Out.Summary.Takes, [&](PathId L) { return !Exportable(L); });
+  llvm::sort(Out.Summary.Takes);
+  Out.Summary.Takes.erase(
+      std::unique(Out.Summary.Takes.begin(), Out.Summary.Takes.end()),
+      Out.Summary.Takes.end());
   for (PathId L : ReleasedUntaken)
     if (Exportable(L))
       Out.Summary.Releases.push_back(L);

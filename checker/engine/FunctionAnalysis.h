@@ -87,12 +87,13 @@ struct SummaryEffect {
 struct FunctionSummary {
   std::vector<PathId> Acquires; ///< Held at exit, not at entry.
   std::vector<PathId> Releases; ///< Let go without being taken first.
+  std::vector<PathId> Takes;    ///< Acquired anywhere inside, even if let go.
   std::vector<SummaryEffect> Reads;
   std::vector<SummaryEffect> Actions;
   bool Blocks = false;
   bool empty() const {
-    return Acquires.empty() && Releases.empty() && Reads.empty() &&
-           Actions.empty() && !Blocks;
+    return Acquires.empty() && Releases.empty() && Takes.empty() &&
+           Reads.empty() && Actions.empty() && !Blocks;
   }
 };
 

@@ -81,9 +81,12 @@ TEST_F(EngineTest, AGuardProtectsUntilItsScopeEnds) {
       b.put(n);
     })",
                                     "f");
-  ASSERT_EQ(R.Facts.size(), 1u);
-  EXPECT_TRUE(R.Facts[0].HeldLocks.empty());
-  EXPECT_EQ(R.Facts[0].DataReads.size(), 1u)
+  ASSERT_EQ(R.Facts.size(), 2u);
+  EXPECT_EQ(R.Facts[0].Api, "Guard")
+      << "a guard's construction is an acquisition";
+  EXPECT_EQ(R.Facts[0].Roles, unsigned(RoleAcquire));
+  EXPECT_TRUE(R.Facts[1].HeldLocks.empty());
+  EXPECT_EQ(R.Facts[1].DataReads.size(), 1u)
       << "the read is no longer protected at the put";
 }
 
