@@ -702,7 +702,8 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
         for (const Expr *Arg : Construct->arguments()) {
           QualType T = Arg->getType().getNonReferenceType();
           if (const auto *ArgClass = T->getAsCXXRecordDecl()) {
-            llvm::StringRef Name = ArgClass->getName();
+            std::string NameText = ArgClass->getNameAsString();
+            llvm::StringRef Name = NameText;
             if (Name.contains("defer") || Name.contains("try_to")) {
               Acquires = false;
               continue;
@@ -886,8 +887,9 @@ FunctionAnalyzer::successWhenTrue(const Expr *Cond,
     // `if (lk.owns_lock())`, `if (lk)`: a guard made with try_to_lock.
     const auto *MC = cast<CXXMemberCallExpr>(C);
     const CXXMethodDecl *MD = MC->getMethodDecl();
-    if (!MD || !(isa<CXXConversionDecl>(MD) || MD->getName() == "owns_lock" ||
-                 MD->getName() == "owns"))
+    if (!MD ||
+        !(isa<CXXConversionDecl>(MD) || MD->getNameAsString() == "owns_lock" ||
+          MD->getNameAsString() == "owns"))
       return std::nullopt;
     Call = C;
     return true;

@@ -117,7 +117,8 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
           bool Hidden =
               Bound.Kind == ObjectPath::Local &&
               (Bound.Root->isImplicit() ||
-               cast<NamedDecl>(Bound.Root)->getName().starts_with("__"));
+               llvm::StringRef(cast<NamedDecl>(Bound.Root)->getNameAsString())
+                   .starts_with("__"));
           if (Bound.Kind != ObjectPath::Unknown && !Hidden)
             return Bound;
         }
