@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio_ext.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -367,6 +368,7 @@ void Process::start() {
         "mp::Process::start: daemonic processes are not allowed to have "
         "children");
   detail::reap_finished();
+  detail::ensure_authkey();
   s.used_method = s.method.value_or(get_start_method());
   s.identity = detail::next_child_identity();
   if (s.name.empty()) s.name = "Process-" + s.identity;
@@ -490,6 +492,49 @@ std::vector<ProcessInfo> active_children() {
   for (auto& s : detail::children_of(&detail::current_self()))
     if (!s->try_reap()) out.push_back(ProcessInfo{s->name, s->pid, s->daemon});
   return out;
+}
+
+namespace detail {
+namespace {
+struct Authkey {
+  std::mutex mutex;
+  std::string key;
+};
+Authkey& authkey_record() {
+  static auto* r = new Authkey;  // never destroyed: children may start during teardown
+  return *r;
+}
+}  // namespace
+
+// Makes sure the key exists before a child copies it (fork) or is given it (spawn).
+void ensure_authkey() {
+  auto& r = authkey_record();
+  std::lock_guard lock(r.mutex);
+  if (!r.key.empty()) return;
+  r.key.resize(32);
+  std::size_t done = 0;
+  while (done < r.key.size()) {
+    ssize_t n = ::getrandom(r.key.data() + done, r.key.size() - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("getrandom");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+}  // namespace detail
+
+std::string authkey() {
+  detail::ensure_authkey();
+  auto& r = detail::authkey_record();
+  std::lock_guard lock(r.mutex);
+  return r.key;
+}
+
+void set_authkey(std::string key) {
+  auto& r = detail::authkey_record();
+  std::lock_guard lock(r.mutex);
+  r.key = std::move(key);
 }
 
 int cpu_count() noexcept {

@@ -57,9 +57,11 @@ struct Payload {
   std::string parent_name;
   int parent_pid = 0;
   bool parent_daemon = false;
+  std::string authkey;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(fn, trampoline, args, name, daemon, identity, parent_name, parent_pid, parent_daemon);
+    ar(fn, trampoline, args, name, daemon, identity, parent_name, parent_pid, parent_daemon,
+       authkey);
   }
 };
 
@@ -253,7 +255,8 @@ void start_spawn(ProcessState& s) {
                   s.identity,
                   me.name,
                   static_cast<int>(::getpid()),
-                  me.daemon};
+                  me.daemon,
+                  mp::authkey()};
   std::string bytes = mp::serialize(payload);
 
   int payload_fd = ::memfd_create("mp-spawn", MFD_CLOEXEC);
@@ -328,6 +331,7 @@ void run_spawned_child(int payload_fd) {
                        ProcessInfo{payload.parent_name, static_cast<pid_t>(payload.parent_pid),
                                    payload.parent_daemon});
   ensure_exit_function();
+  mp::set_authkey(std::move(payload.authkey));
   void* fn = resolve(payload.fn);
   auto trampoline = reinterpret_cast<Trampoline>(resolve(payload.trampoline));
   int code = run_guarded(payload.name, [&] { trampoline(fn, payload.args); });

@@ -81,6 +81,7 @@ void run_if_spawned_child();
 // process.cpp, for the spawned child
 void become_spawned_child(std::string name, bool daemon, std::string identity, ProcessInfo parent);
 void run_exit_function();
+void ensure_authkey();
 void ensure_exit_function();
 
 }  // namespace mp::detail

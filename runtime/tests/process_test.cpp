@@ -269,6 +269,26 @@ TYPED_TEST(ProcessTest, ChildSeesItsNameDaemonFlagAndParent) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+void check_authkey(std::string expected) {
+  if (authkey() != expected) throw std::runtime_error("the child has another authkey");
+}
+
+TYPED_TEST(ProcessTest, ChildInheritsTheAuthkey) {
+  set_authkey("a shared secret");
+  auto p = this->ctx().Process(check_authkey, std::string("a shared secret"));
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(CurrentProcess, AuthkeyIsRandomAndSettable) {
+  set_authkey("");  // as at program start: none yet
+  EXPECT_EQ(authkey().size(), 32u);
+  EXPECT_EQ(authkey(), authkey());
+  set_authkey("abc");
+  EXPECT_EQ(authkey(), "abc");
+}
+
 TEST(CurrentProcess, MainProcessHasNoParent) {
   EXPECT_EQ(current_process().name, "MainProcess");
   EXPECT_EQ(current_process().pid, ::getpid());

@@ -7,8 +7,8 @@
 //   mp::Context                   a start method chosen at run time: get_context("spawn")
 //   mp::StaticContext<M>          a start method known at compile time: get_context(mp::kSpawn)
 //   mp::ProcessInfo               name, pid and daemon flag of a running process
-//   current_process(), parent_process(), active_children(), cpu_count(),
-//   set_start_method(), get_start_method()
+//   current_process(), parent_process(), active_children(), cpu_count(), authkey(),
+//   set_authkey(), set_start_method(), get_start_method()
 //
 // Start methods, as in Python's multiprocessing:
 //   fork    the child is a copy of the parent (fork(2)); any callable and arguments work.
@@ -300,6 +300,14 @@ std::optional<ProcessInfo> parent_process();
 std::vector<ProcessInfo> active_children();
 // Number of CPUs online.
 int cpu_count() noexcept;
+
+// The authentication key of the current process (Python's current_process().authkey): 32
+// random bytes in the main program, inherited by every child it starts (fork, spawn,
+// thread). Managers and listeners use it by default. Thread-safe.
+std::string authkey();
+// Replaces the key for this process and the children it starts from now on. An empty key
+// is replaced by 32 fresh random bytes when next needed.
+void set_authkey(std::string key);
 
 namespace detail {
 // For tests of the main guard: whether mp::init has run in this process.
