@@ -335,11 +335,14 @@ bool FunctionAnalyzer::isGuardedField(const MemberExpr *ME) {
           HasLock = true;
     }
     RecordHasLock[Record] = HasLock;
+    if (HasLock)
+      Ctx.RecordsWithLockMember.insert(Record);
   }
-  if (!HasLock)
-    return false;
-  // A record object local to this function is not shared; one reached through a
-  // pointer or reference (shared memory, a parameter, `this`) may be.
+  // Without a lock beside it, a field is a candidate: it counts as shared only
+  // if the file accesses it under a lock somewhere
+  // (AnalysisContext::isReportable). A record object local to this function is
+  // not shared; one reached through a pointer or reference (shared memory, a
+  // parameter, `this`) may be.
   const Expr *Base = ME->getBase()->IgnoreParenImpCasts();
   if (const auto *DRE = dyn_cast<DeclRefExpr>(Base))
     if (const auto *VD = dyn_cast<VarDecl>(DRE->getDecl()))

@@ -131,6 +131,7 @@ public:
   /// guarded (the lock is then known not to guard the others).
   llvm::DenseSet<const clang::FieldDecl *> FieldsUsedUnderLock;
   llvm::DenseSet<const clang::RecordDecl *> RecordsWithLockedAccess;
+  llvm::DenseSet<const clang::RecordDecl *> RecordsWithLockMember;
   llvm::DenseMap<PathId, const clang::FieldDecl *> FieldOfPath;
 
   /// Whether findings on \p Object may be reported: a plain global scalar only

@@ -33,9 +33,14 @@ const FunctionResult &AnalysisContext::analyze(const FunctionDecl *FD) {
 
 bool AnalysisContext::isReportable(PathId Object) const {
   auto Field = FieldOfPath.find(Object);
-  if (Field != FieldOfPath.end() &&
-      RecordsWithLockedAccess.count(Field->second->getParent()))
+  if (Field != FieldOfPath.end()) {
+    const RecordDecl *Record = Field->second->getParent();
+    // A lock beside the field and no evidence of what it guards: it guards all.
+    if (RecordsWithLockMember.count(Record) &&
+        !RecordsWithLockedAccess.count(Record))
+      return true;
     return FieldsUsedUnderLock.count(Field->second) > 0;
+  }
   const ObjectPath &P = Paths.get(Object);
   if (P.Kind != ObjectPath::Global || !P.Components.empty())
     return true;

@@ -205,6 +205,15 @@ void bad25_locked_accessors(Gauge& g) {
   g.set(g.get() + 1);  // expected-warning{{non-atomic update of 'g.level_': 'set' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'g.level_' is read here by 'get'}}
 }
 
+// A field with no lock beside it, guarded by a semaphore elsewhere in the file.
+struct Tally {
+  long done;
+};
+
+void bad26_unguarded_where_guarded_elsewhere(Tally* t) {
+  t->done++;  // expected-warning{{non-atomic update of 't->done': '++' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_value_lock(mp::Value<int>& v) {
@@ -329,3 +338,9 @@ void ok24_global_locked() {
 void ok25_unguarded_global() { scratch++; }
 
 void ok26_locked_add(Gauge& g) { g.add(1); }
+
+void ok27_tally_guarded(sem_t* s, Tally* t) {
+  sem_wait(s);
+  t->done++;
+  sem_post(s);
+}
