@@ -3,6 +3,7 @@
 // RUN: clang++-19 -std=c++20 -fsyntax-only -fplugin=ipcheck-plugin.so -Xclang -verify -I include %s
 
 #include <atomic>
+#include <vector>
 #include <mutex>
 #include <pthread.h>
 #include <semaphore.h>
@@ -527,4 +528,20 @@ void ok37_field_the_lock_does_not_guard(ProcessTable* t) {
   }
   if (t->generation == 0)
     t->generation = 1;
+}
+
+// --- known false negatives -----------------------------------------------------------------
+
+// FIXME: should warn: two handles copied out of a container are not known to be the same queue.
+void fn1_container_of_handles(std::vector<mp::Queue<int>>& qs) {
+  mp::Queue<int> first = qs.front();
+  mp::Queue<int> again = qs[0];
+  if (!first.empty())
+    again.get();
+}
+
+// FIXME: should warn: state reached through a raw pointer into shared memory is not tracked.
+void fn2_raw_shared_memory(int* slots_in_shm) {
+  if (*slots_in_shm > 0)
+    *slots_in_shm = 0;
 }

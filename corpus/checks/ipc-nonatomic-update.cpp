@@ -344,3 +344,14 @@ void ok27_tally_guarded(sem_t* s, Tally* t) {
   t->done++;
   sem_post(s);
 }
+
+// --- known false negatives -----------------------------------------------------------------
+
+// FIXME: should warn: a raw pointer into shared memory is not known to be shared.
+void fn1_raw_shared_memory(mp::SharedMemory& shm) {
+  long* hits = static_cast<long*>(shm.buf());
+  ++*hits;
+}
+
+// FIXME: should warn: the lock is taken by every caller in another file, or by none.
+void fn2_helper_for_locked_callers(long* counter) { *counter += 1; }
