@@ -191,4 +191,27 @@ void RLock::mark_consistent() {
   state_->inconsistent.store(0, std::memory_order_relaxed);
 }
 
+RLock::Levels RLock::release_all() noexcept {
+  detail::MutexState& s = *state_;
+  int tsan_levels = MP_TSAN_MUTEX_PRE_UNLOCK_ALL(&s);
+  Levels levels{s.count, tsan_levels};
+  s.count = 0;
+  detail::mutex_unlock(s);
+  MP_TSAN_MUTEX_POST_UNLOCK(&s, 0);
+  return levels;
+}
+
+void RLock::reacquire_all(Levels levels) {
+  detail::MutexState& s = *state_;
+  std::uint32_t me = detail::current_tid();
+  MP_TSAN_MUTEX_PRE_LOCK(&s, MP_TSAN_RECURSIVE);
+  detail::LockResult result = detail::LockResult::kAcquired;
+  if (!detail::mutex_try_lock(s, me)) result = detail::mutex_lock_slow(s, me, true, -1);
+  s.count = levels.count;
+  MP_TSAN_MUTEX_POST_LOCK_ALL(&s, MP_TSAN_RECURSIVE, levels.tsan_levels);
+  if (std::uint32_t dead = s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
+    detail::throw_owner_died("mp::RLock",
+                             result == detail::LockResult::kTookOverFromDeadOwner ? dead : 0);
+}
+
 }  // namespace mp

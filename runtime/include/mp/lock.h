@@ -72,6 +72,8 @@ class Lock {
 
   // A new, unlocked lock in a new segment. Throws std::system_error if memory is refused.
   Lock();
+  // A handle to a lock state that lives in another primitive's segment (Barrier).
+  explicit Lock(detail::SharedPtr<detail::MutexState> state) noexcept : state_(std::move(state)) {}
 
   // Takes the lock. Blocks (if `block`) until it is free or `timeout` seconds have passed
   // (negative: no limit). Returns true if the caller now holds the lock, false on timeout
@@ -157,6 +159,14 @@ class RLock {
  private:
   friend class Condition;
   bool acquire_slow(std::uint32_t me, bool block, double timeout);
+  // For Condition::wait: give up every level (precondition: held by the caller), and take
+  // them all back (blocking; throws OwnerDied like acquire, with the levels restored).
+  struct Levels {
+    std::uint32_t count;
+    int tsan_levels;
+  };
+  Levels release_all() noexcept;
+  void reacquire_all(Levels levels);
 
   detail::SharedPtr<detail::MutexState> state_;
 };

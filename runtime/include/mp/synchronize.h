@@ -12,4 +12,8 @@
 // Every blocking call takes a timeout in seconds; negative (the default) waits forever.
 #pragma once
 
+#include "mp/barrier.h"
+#include "mp/condition.h"
+#include "mp/event.h"
 #include "mp/lock.h"
+#include "mp/semaphore.h"

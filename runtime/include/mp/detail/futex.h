@@ -66,6 +66,9 @@ class Deadline {
   [[nodiscard]] bool infinite() const noexcept { return end_ns_ < 0; }
   [[nodiscard]] bool expired() const noexcept { return end_ns_ >= 0 && monotonic_ns() >= end_ns_; }
 
+  // Nanoseconds left (zero or less once expired). Meaningless for an infinite deadline.
+  [[nodiscard]] std::int64_t remaining_ns() const noexcept { return end_ns_ - monotonic_ns(); }
+
   // The time left, at most `cap_ns` (negative cap: no cap), as a relative timespec for
   // futex_wait. Returns nullptr when there is neither a deadline nor a cap (sleep without
   // limit), and sets `expired` when the deadline has passed.
