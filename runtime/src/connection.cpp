@@ -1,9 +1,11 @@
 // Connections: framed messages over a socketpair (duplex) or a pipe (one-way).
 //
-// A send is one sendmsg/writev of header and payload. A receive reads exactly one frame —
-// the header, then the payload straight into its destination — and never past it: another
-// process may share the end (a forked child, consumers taking turns under a lock), and bytes
-// read ahead into one process's memory would be lost to the others when it exits.
+// A send is one sendmsg/writev of header and payload. A receive of a small message is one
+// read, which may also take the start of the next messages: those bytes are kept in a
+// read-ahead buffer in shared memory (a Segment made with the end), because another process
+// may share the end — a forked or spawned child, consumers taking turns under a lock — and
+// must find them there, even once the process that read them has exited. A large message's
+// payload beyond the buffer is read straight into its destination, never past its end.
 #include "mp/connection.h"
 
 #include <fcntl.h>
@@ -31,9 +33,21 @@ namespace detail {
 
 enum ChannelFlags : unsigned { kReadable = 1, kWritable = 2, kSocket = 4 };
 
+// The read-ahead of a readable end, in its own shared page.
+struct ReadAhead {
+  static constexpr std::size_t kCapacity = 4096 - 2 * sizeof(std::uint32_t);
+  std::uint32_t begin;
+  std::uint32_t end;
+  char bytes[kCapacity];
+};
+
 class Channel {
  public:
-  Channel(int fd, unsigned flags) : fd(fd), flags(flags) {}
+  Channel(int fd, unsigned flags, SegmentRef readahead)
+      : fd(fd),
+        flags(flags),
+        readahead_ref(std::move(readahead)),
+        ra(readahead_ref ? static_cast<ReadAhead*>(readahead_ref.data()) : nullptr) {}
   ~Channel() { close(); }
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
@@ -43,12 +57,15 @@ class Channel {
     fd = -1;
   }
 
+  std::size_t buffered() const noexcept { return ra != nullptr ? ra->end - ra->begin : 0; }
+
   int fd;
   unsigned flags;
-  // The header of a message that recv_bytes_into found too large: read, payload not yet.
-  bool has_pending_header = false;
-  std::uint64_t pending_header = 0;
+  SegmentRef readahead_ref;  // readable ends only
+  ReadAhead* ra;
 };
+
+SegmentRef make_readahead() { return make_shared_object<ReadAhead>("mp-pipe-readahead").first; }
 
 namespace {
 
@@ -172,30 +189,47 @@ std::size_t read_some(int fd, void* data, std::size_t size) {
   }
 }
 
-// Reads exactly `size` bytes into `out`. EOF before the first byte of a message is the
-// peer's close; anywhere else it cut a message short.
-void read_exact(Channel& c, void* out, std::size_t size, bool message_start) {
-  auto* p = static_cast<char*>(out);
-  std::size_t done = 0;
-  while (done < size) {
-    std::size_t n = read_some(c.fd, p + done, size - done);
+// Makes at least `want` (≤ capacity) bytes buffered, reading as many as are there.
+void fill(Channel& c, std::size_t want) {
+  ReadAhead& ra = *c.ra;
+  if (ra.begin == ra.end) ra.begin = ra.end = 0;
+  if (ra.begin + want > ReadAhead::kCapacity) {
+    std::memmove(ra.bytes, ra.bytes + ra.begin, ra.end - ra.begin);
+    ra.end -= ra.begin;
+    ra.begin = 0;
+  }
+  while (ra.end - ra.begin < want) {
+    std::size_t n = read_some(c.fd, ra.bytes + ra.end, ReadAhead::kCapacity - ra.end);
     if (n == 0) {
-      if (message_start && done == 0)
+      if (ra.end == ra.begin)
         throw EOFError("mp::Connection::recv: the peer has closed the connection");
       throw EOFError("mp::Connection::recv: the peer closed the connection mid-message");
     }
-    done += n;
+    ra.end += static_cast<std::uint32_t>(n);
   }
 }
 
-Header read_header(Channel& c) {
-  if (c.has_pending_header) {
-    c.has_pending_header = false;
-    return c.pending_header;
-  }
+// The next message's length, left buffered.
+Header peek_header(Channel& c) {
+  if (c.buffered() < sizeof(Header)) fill(c, sizeof(Header));
   Header h;
-  read_exact(c, &h, sizeof h, true);
+  std::memcpy(&h, c.ra->bytes + c.ra->begin, sizeof h);
   return h;
+}
+
+// Moves the next `size` payload bytes into `out`: what is buffered, then straight from the
+// descriptor, never past the message.
+void take_payload(Channel& c, void* out, std::size_t size) {
+  ReadAhead& ra = *c.ra;
+  auto* p = static_cast<char*>(out);
+  std::size_t done = std::min<std::size_t>(size, ra.end - ra.begin);
+  if (done > 0) std::memcpy(p, ra.bytes + ra.begin, done);
+  ra.begin += static_cast<std::uint32_t>(done);
+  while (done < size) {
+    std::size_t n = read_some(c.fd, p + done, size - done);
+    if (n == 0) throw EOFError("mp::Connection::recv: the peer closed the connection mid-message");
+    done += n;
+  }
 }
 
 Channel& readable_channel(Channel& c) {
@@ -232,10 +266,11 @@ std::string Connection::recv_bytes() {
   Channel& c =
       detail::readable_channel(open_channel("mp::Connection::recv_bytes: connection is closed"));
   MP_HOOK("connection.recv.before");
-  detail::Header size = detail::read_header(c);
+  detail::Header size = detail::peek_header(c);
+  c.ra->begin += sizeof size;
   std::string out;
   out.resize(static_cast<std::size_t>(size));
-  detail::read_exact(c, out.data(), out.size(), false);
+  detail::take_payload(c, out.data(), out.size());
   MP_HOOK("connection.recv.after");
   return out;
 }
@@ -244,21 +279,20 @@ std::size_t Connection::recv_bytes_into(void* buffer, std::size_t capacity) {
   Channel& c = detail::readable_channel(
       open_channel("mp::Connection::recv_bytes_into: connection is closed"));
   MP_HOOK("connection.recv.before");
-  detail::Header size = detail::read_header(c);
+  detail::Header size = detail::peek_header(c);
   if (size > capacity) {
-    c.pending_header = size;
-    c.has_pending_header = true;
     throw BufferTooShort("mp::Connection::recv_bytes_into: a message of " + std::to_string(size) +
                          " bytes does not fit a buffer of " + std::to_string(capacity) + " bytes");
   }
-  detail::read_exact(c, buffer, static_cast<std::size_t>(size), false);
+  c.ra->begin += sizeof size;
+  detail::take_payload(c, buffer, static_cast<std::size_t>(size));
   MP_HOOK("connection.recv.after");
   return static_cast<std::size_t>(size);
 }
 
 bool Connection::poll(double timeout) const {
   Channel& c = detail::readable_channel(open_channel("mp::Connection::poll: connection is closed"));
-  if (c.has_pending_header) return true;
+  if (c.buffered() > 0) return true;
   pollfd p{c.fd, POLLIN, 0};
   return detail::poll_fds(&p, 1, timeout) > 0;
 }
@@ -277,17 +311,18 @@ bool Connection::writable() const noexcept {
 int Connection::fileno() const {
   return open_channel("mp::Connection::fileno: connection is closed").fd;
 }
-unsigned Connection::flags() const {
-  return open_channel("mp::Connection: serializing a closed connection").flags;
+Connection::Wire Connection::wire() const {
+  Channel& c = open_channel("mp::Connection: serializing a closed connection");
+  return Wire{c.fd, static_cast<std::uint8_t>(c.flags), c.readahead_ref};
 }
 
-Connection Connection::attach_inherited(int fd, unsigned flags) {
+Connection Connection::attach_inherited(Wire wire) {
   auto& r = detail::inherited();
   std::lock_guard lock(r.mutex);
-  if (auto it = r.by_fd.find(fd); it != r.by_fd.end())
-    if (auto live = it->second.lock(); live && live->fd == fd) return Connection(live);
-  auto channel = std::make_shared<Channel>(fd, flags);
-  r.by_fd[fd] = channel;
+  if (auto it = r.by_fd.find(wire.fd); it != r.by_fd.end())
+    if (auto live = it->second.lock(); live && live->fd == wire.fd) return Connection(live);
+  auto channel = std::make_shared<Channel>(wire.fd, wire.flags, std::move(wire.readahead));
+  r.by_fd[wire.fd] = channel;
   return Connection(std::move(channel));
 }
 
@@ -297,12 +332,20 @@ std::pair<Connection, Connection> Pipe(bool duplex) {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
       detail::throw_errno("socketpair");
     constexpr unsigned kBoth = detail::kReadable | detail::kWritable | detail::kSocket;
-    return {Connection(std::make_shared<Channel>(fds[0], kBoth)),
-            Connection(std::make_shared<Channel>(fds[1], kBoth))};
+    Connection first(std::make_shared<Channel>(fds[0], kBoth, detail::SegmentRef()));
+    Connection second(std::make_shared<Channel>(fds[1], kBoth, detail::SegmentRef()));
+    first.channel_->readahead_ref = detail::make_readahead();  // closes the fds if it throws
+    first.channel_->ra = static_cast<detail::ReadAhead*>(first.channel_->readahead_ref.data());
+    second.channel_->readahead_ref = detail::make_readahead();
+    second.channel_->ra = static_cast<detail::ReadAhead*>(second.channel_->readahead_ref.data());
+    return {std::move(first), std::move(second)};
   }
   if (::pipe2(fds, O_CLOEXEC) != 0) detail::throw_errno("pipe2");
-  return {Connection(std::make_shared<Channel>(fds[0], detail::kReadable)),
-          Connection(std::make_shared<Channel>(fds[1], detail::kWritable))};
+  Connection reader(std::make_shared<Channel>(fds[0], detail::kReadable, detail::SegmentRef()));
+  Connection writer(std::make_shared<Channel>(fds[1], detail::kWritable, detail::SegmentRef()));
+  reader.channel_->readahead_ref = detail::make_readahead();
+  reader.channel_->ra = static_cast<detail::ReadAhead*>(reader.channel_->readahead_ref.data());
+  return {std::move(reader), std::move(writer)};
 }
 
 // -----------------------------------------------------------------------------
@@ -319,13 +362,12 @@ std::vector<std::size_t> wait(const std::vector<WaitObject>& objects, double tim
   bool any_pending = false;
   for (std::size_t i = 0; i < objects.size(); ++i) {
     fds[i] = pollfd{objects[i].fd_, POLLIN, 0};
-    if (objects[i].channel_ != nullptr && objects[i].channel_->has_pending_header)
-      any_pending = true;
+    if (objects[i].channel_ != nullptr && objects[i].channel_->buffered() > 0) any_pending = true;
   }
   detail::poll_fds(fds.data(), fds.size(), any_pending ? 0 : timeout);
   std::vector<std::size_t> ready;
   for (std::size_t i = 0; i < objects.size(); ++i) {
-    bool pending = objects[i].channel_ != nullptr && objects[i].channel_->has_pending_header;
+    bool pending = objects[i].channel_ != nullptr && objects[i].channel_->buffered() > 0;
     if (pending || fds[i].revents != 0) ready.push_back(i);
   }
   return ready;

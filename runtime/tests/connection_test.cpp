@@ -219,18 +219,26 @@ void receive_one(Connection conn, int expected) {
   if (conn.recv<int>() != expected) throw std::runtime_error("wrong message");
 }
 
-// Python's Connection reads exactly one frame, so processes can take turns on one end; a
-// read-ahead buffer in the first reader would take the second message with it.
+// Processes can take turns on one end, as in Python (which reads exactly one frame): what
+// the first reader read ahead is kept in shared memory, not lost with it.
 TEST(Pipe, ReaderThatExitsLeavesTheNextMessageForOthers) {
-  auto [a, b] = Pipe();
-  a.send(1);
-  a.send(2);
-  auto p = get_context(kFork).Process(receive_one, b, 1);
-  p.start();
-  p.join();
-  ASSERT_EQ(p.exitcode(), 0);
-  EXPECT_TRUE(b.poll(1));
-  EXPECT_EQ(b.recv<int>(), 2);
+  for (Context ctx : {get_context("fork"), get_context("spawn")}) {
+    auto [a, b] = Pipe();
+    a.send(1);
+    a.send(2);
+    a.send(3);
+    auto p = ctx.Process(receive_one, b, 1);
+    p.start();
+    p.join();
+    ASSERT_EQ(p.exitcode(), 0) << ctx.get_start_method();
+    EXPECT_TRUE(b.poll(1));
+    EXPECT_TRUE(wait({b}, 0).size() == 1);
+    EXPECT_EQ(b.recv<int>(), 2) << ctx.get_start_method();
+    auto q = ctx.Process(receive_one, b, 3);
+    q.start();
+    q.join();
+    EXPECT_EQ(q.exitcode(), 0) << ctx.get_start_method();
+  }
 }
 
 void do_nothing_with(Connection) {}

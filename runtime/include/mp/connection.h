@@ -18,7 +18,7 @@
 //
 // One end should be used by one process or thread at a time: two concurrent senders (or
 // receivers) on one end interleave frames, as in Python. Processes may take turns on one end
-// (under a Lock): a receive reads exactly one message and nothing beyond it.
+// (under a Lock): bytes read ahead of a message stay in shared memory, for the next reader.
 #pragma once
 
 #include <cstddef>
@@ -102,9 +102,8 @@ class Connection {
 
   // Receives one message into `buffer` and returns its size. Blocks until a whole message
   // is there. Errors: mp::EOFError as recv_bytes; mp::BufferTooShort if the message is
-  // larger than `capacity` — its payload then stays unread (unlike Python, which hands it
-  // over in the exception) and this process has its header: receive it here, with
-  // recv_bytes() or a larger buffer.
+  // larger than `capacity` — it then stays unread (unlike Python, which hands it over in
+  // the exception): receive it with recv_bytes() or a larger buffer.
   std::size_t recv_bytes_into(void* buffer, std::size_t capacity);
 
   // True if a message (or EOF) can be received without blocking; waits up to `timeout`
@@ -121,18 +120,22 @@ class Connection {
   [[nodiscard]] int fileno() const;
 
   // cereal: as the descriptor, which a spawned child inherits under the same number.
+  // The read-ahead segment goes along (spawn passes every live segment).
   template <class Archive>
   void save(Archive& archive) const {
-    int fd = fileno();
-    detail::inherit_fd(fd);
-    archive(fd, static_cast<std::uint8_t>(flags()));
+    Wire w = wire();
+    detail::inherit_fd(w.fd);
+    bool has_readahead = static_cast<bool>(w.readahead);
+    archive(w.fd, w.flags, has_readahead);
+    if (has_readahead) archive(w.readahead);
   }
   template <class Archive>
   void load(Archive& archive) {
-    int fd = -1;
-    std::uint8_t flags = 0;
-    archive(fd, flags);
-    *this = attach_inherited(fd, flags);
+    Wire w;
+    bool has_readahead = false;
+    archive(w.fd, w.flags, has_readahead);
+    if (has_readahead) archive(w.readahead);
+    *this = attach_inherited(std::move(w));
   }
 
  private:
@@ -140,8 +143,13 @@ class Connection {
   friend class WaitObject;
 
   explicit Connection(std::shared_ptr<detail::Channel> channel) : channel_(std::move(channel)) {}
-  static Connection attach_inherited(int fd, unsigned flags);
-  unsigned flags() const;
+  struct Wire {
+    int fd = -1;
+    std::uint8_t flags = 0;
+    detail::SegmentRef readahead;
+  };
+  Wire wire() const;
+  static Connection attach_inherited(Wire wire);
   detail::Channel& open_channel(const char* call) const;
 
   std::shared_ptr<detail::Channel> channel_;
@@ -170,7 +178,7 @@ class WaitObject {
   explicit WaitObject(int fd) : fd_(fd) {}
 
   int fd_ = -1;
-  const detail::Channel* channel_ = nullptr;  // to see a header already read
+  const detail::Channel* channel_ = nullptr;  // to see messages already read ahead
 };
 
 // Blocks until at least one of `objects` is ready or `timeout` seconds have passed
