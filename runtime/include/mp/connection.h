@@ -18,7 +18,8 @@
 //
 // One end should be used by one process or thread at a time: two concurrent senders (or
 // receivers) on one end interleave frames, as in Python. Processes may take turns on one end
-// (under a Lock): bytes read ahead of a message stay in shared memory, for the next reader.
+// (under a Lock): bytes read ahead of a message stay in shared memory, for the next reader
+// (each readable end has one shared page for them, a Segment that spawn passes on too).
 #pragma once
 
 #include <cstddef>
