@@ -373,6 +373,7 @@ void Process::start() {
   s.identity = detail::next_child_identity();
   if (s.name.empty()) s.name = "Process-" + s.identity;
   s.parent = &detail::current_self();
+  s.creator_pid = ::getpid();
   MP_HOOK("process.start.before");
   switch (s.used_method) {
     case StartMethod::kFork:
@@ -393,12 +394,21 @@ void Process::start() {
   MP_HOOK("process.start.after");
 }
 
+namespace {
+// Only the process that started a child can wait for it (a forked child holds copies of its
+// parent's Process objects, as in Python).
+void check_creator(const detail::ProcessState& s, const char* what) {
+  if (s.creator_pid != ::getpid()) throw std::logic_error(std::string("mp::Process::") + what);
+}
+}  // namespace
+
 bool Process::join(double timeout) {
   auto& s = state();
   if (s.phase == detail::Phase::kCreated)
     throw std::logic_error("mp::Process::join: can only join a started process");
   if (s.phase == detail::Phase::kClosed)
     throw std::logic_error("mp::Process::join: process object is closed");
+  check_creator(s, "join: can only join a child process");
   MP_HOOK("process.join.before");
   if (!s.join(timeout)) return false;
   detail::unregister_child(&s);
@@ -410,6 +420,7 @@ bool Process::is_alive() {
   if (s.phase == detail::Phase::kClosed)
     throw std::logic_error("mp::Process::is_alive: process object is closed");
   if (s.phase == detail::Phase::kCreated) return false;
+  check_creator(s, "is_alive: can only test a child process");
   return !s.try_reap();
 }
 
@@ -451,7 +462,7 @@ pid_t Process::pid() const { return state().pid; }
 
 std::optional<int> Process::exitcode() const {
   auto& s = state();
-  if (s.phase != detail::Phase::kStarted || !s.try_reap()) {
+  if (s.phase != detail::Phase::kStarted || s.creator_pid != ::getpid() || !s.try_reap()) {
     if (!s.done.load(std::memory_order_acquire)) return std::nullopt;
   }
   return s.code.load(std::memory_order_relaxed);

@@ -54,7 +54,8 @@ struct ProcessState {
   const Self* parent = nullptr;
 
   pid_t pid = 0;
-  int sentinel = -1;  // pidfd, or eventfd in thread mode
+  pid_t creator_pid = 0;  // the process that started the child: only it may wait
+  int sentinel = -1;      // pidfd, or eventfd in thread mode
   std::mutex reap_mutex;
   std::atomic<bool> done{false};
   std::atomic<int> code{0};

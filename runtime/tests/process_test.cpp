@@ -397,6 +397,25 @@ TYPED_TEST(ProcessTest, ManyProcessesLeaveNoDescriptorBehind) {
   EXPECT_EQ(open_descriptor_count(), before);
 }
 
+void join_sibling(Process* sibling) {
+  try {
+    sibling->join();
+  } catch (const std::logic_error&) {
+    std::exit(3);  // as Python: only the parent joins
+  }
+}
+
+TEST(ProcessMisuse, ForkedChildCannotJoinItsSibling) {
+  auto sibling = get_context(kFork).Process(sleep_for_seconds, 0.3);
+  sibling.start();
+  auto p = get_context(kFork).Process(join_sibling, &sibling);
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 3);
+  sibling.join();
+  EXPECT_EQ(sibling.exitcode(), 0);
+}
+
 // ---- reaping ----
 
 bool is_zombie(pid_t pid) {
