@@ -9,7 +9,6 @@
 #include "clang/AST/StmtCXX.h"
 #include "clang/Analysis/CFG.h"
 #include "llvm/ADT/STLExtras.h"
-#include <deque>
 #include <set>
 
 using namespace clang;
@@ -35,10 +34,13 @@ struct State {
   /// branch whose every outcome reaches here (a join) no longer decides
   /// anything.
   std::set<std::pair<unsigned, unsigned>> Branches;
+  /// Reads whose enclosing full expression is still being evaluated.
+  std::set<ReadKey> Pending;
 
   bool operator==(const State &O) const {
     return Reached == O.Reached && Held == O.Held && Live == O.Live &&
-           VarTaint == O.VarTaint && Branches == O.Branches;
+           VarTaint == O.VarTaint && Branches == O.Branches &&
+           Pending == O.Pending;
   }
 
   /// Forgets the branches all of whose outcomes are present.
@@ -88,6 +90,7 @@ struct State {
     for (const auto &[Var, Reads] : O.VarTaint)
       VarTaint[Var].insert(Reads.begin(), Reads.end());
     Branches.insert(O.Branches.begin(), O.Branches.end());
+    Pending.insert(O.Pending.begin(), O.Pending.end());
   }
 
   void release(PathId Lock) {
@@ -182,6 +185,8 @@ private:
     taint(S, St, R);
     return R;
   }
+  const Stmt *fullStatementOf(const Stmt *S) const;
+  void collectGarbage(State &St) const;
   void recordRead(ReadKey Key, PathId Object, SourceLocation Loc,
                   std::string Api, State &St);
   void recordAction(ActionFact Fact, const ReadSet &Data, const CFGBlock *B,
@@ -211,6 +216,8 @@ private:
   std::vector<const CFGBlock *> BlocksByID;
   std::vector<State> OutStates;
   std::set<ReadKey> ReturnedReads;
+  llvm::DenseMap<const Stmt *, std::vector<ReadKey>> ReadsEndingAt;
+  mutable std::map<unsigned, ReadSet> BranchReads;
   std::set<PathId> ReleasedUntaken;
 };
 
@@ -520,12 +527,44 @@ void FunctionAnalyzer::taint(const Stmt *S, const State &St,
     taint(Child, St, Reads);
 }
 
+const Stmt *FunctionAnalyzer::fullStatementOf(const Stmt *S) const {
+  while (const Stmt *P = Parents.getParent(S)) {
+    if (!isa<Expr>(P) && !isa<DeclStmt>(P) && !isa<ReturnStmt>(P))
+      break;
+    S = P;
+  }
+  return S;
+}
+
+void FunctionAnalyzer::collectGarbage(State &St) const {
+  // A read matters later only through a variable, a branch taken on it, or the
+  // expression still being evaluated. Forgetting the others keeps states small.
+  std::set<ReadKey> Keep = St.Pending;
+  for (const auto &Entry : St.VarTaint)
+    Keep.insert(Entry.second.begin(), Entry.second.end());
+  for (const auto &Outcome : St.Branches) {
+    auto It = BranchReads.find(Outcome.first);
+    if (It != BranchReads.end())
+      Keep.insert(It->second.begin(), It->second.end());
+  }
+  for (auto It = St.Live.begin(); It != St.Live.end();)
+    if (Keep.count(It->first))
+      ++It;
+    else
+      It = St.Live.erase(It);
+}
+
 void FunctionAnalyzer::recordRead(ReadKey Key, PathId Object,
                                   SourceLocation Loc, std::string Api,
                                   State &St) {
   if (Object == UnknownPath)
     return;
   St.Live[Key] = St.Held;
+  St.Pending.insert(Key);
+  const Stmt *Root = fullStatementOf(Key.first);
+  std::vector<ReadKey> &Ending = ReadsEndingAt[Root];
+  if (!llvm::is_contained(Ending, Key))
+    Ending.push_back(Key);
   auto [It, Inserted] = Out.Reads.try_emplace(Key);
   if (Inserted)
     It->second = ReadSite{Object, Loc, std::move(Api)};
@@ -768,6 +807,17 @@ void FunctionAnalyzer::transferReferenceWrite(const Expr *Ref,
 
 void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
                                     bool Final) {
+  struct EndPending {
+    const FunctionAnalyzer &A;
+    const Stmt *S;
+    State &St;
+    ~EndPending() {
+      auto It = A.ReadsEndingAt.find(S);
+      if (It != A.ReadsEndingAt.end())
+        for (ReadKey K : It->second)
+          St.Pending.erase(K);
+    }
+  } End{*this, S, St};
   if (Final)
     if (const CallExpr *Ref = RefSites.lookup(S))
       transferReferenceWrite(Ref, Calls[Ref], B, St);
@@ -935,13 +985,20 @@ void FunctionAnalyzer::analyzeTryBranch(const CFGBlock *B) {
 State FunctionAnalyzer::edgeState(const CFGBlock *Pred,
                                   unsigned SuccIndex) const {
   State St = OutStates[Pred->getBlockID()];
-  if (Pred->getTerminatorCondition() && Pred->succ_size() >= 2) {
+  if (const Stmt *Cond = Pred->getTerminatorCondition();
+      Cond && Pred->succ_size() >= 2) {
     // The condition is evaluated anew: its earlier outcome no longer holds.
     unsigned ID = Pred->getBlockID();
     St.Branches.erase(St.Branches.lower_bound({ID, 0}),
                       St.Branches.lower_bound({ID + 1, 0}));
-    St.Branches.insert({ID, SuccIndex});
+    // Only branches on shared state can decide an action.
+    ReadSet Reads = taintOf(Cond, St);
+    if (!Reads.empty()) {
+      St.Branches.insert({ID, SuccIndex});
+      BranchReads[ID].insert(Reads.begin(), Reads.end());
+    }
   }
+  collectGarbage(St);
   auto It = TryBranches.find(Pred);
   if (It != TryBranches.end() && It->second.SuccessSucc == SuccIndex) {
     St.Held.insert(It->second.Locks.begin(), It->second.Locks.end());
@@ -980,13 +1037,36 @@ void FunctionAnalyzer::run() {
   OutStates.assign(Graph->getNumBlockIDs(), State());
   std::vector<State> InStates(Graph->getNumBlockIDs());
   const CFGBlock &Entry = Graph->getEntry();
-  std::deque<const CFGBlock *> Work{&Entry};
-  llvm::DenseSet<const CFGBlock *> Queued{&Entry};
+  // Reverse post-order: a loop settles before the code after it is visited.
+  std::vector<unsigned> Order(Graph->getNumBlockIDs(), ~0u);
+  {
+    std::vector<const CFGBlock *> PostOrder;
+    std::vector<std::pair<const CFGBlock *, unsigned>> Stack{{&Entry, 0}};
+    std::vector<bool> Seen(Graph->getNumBlockIDs(), false);
+    Seen[Entry.getBlockID()] = true;
+    while (!Stack.empty()) {
+      auto &[Block, Next] = Stack.back();
+      if (Next < Block->succ_size()) {
+        const CFGBlock *Succ =
+            (Block->succ_begin() + Next++)->getReachableBlock();
+        if (Succ && !Seen[Succ->getBlockID()]) {
+          Seen[Succ->getBlockID()] = true;
+          Stack.push_back({Succ, 0});
+        }
+        continue;
+      }
+      PostOrder.push_back(Block);
+      Stack.pop_back();
+    }
+    for (unsigned I = 0; I < PostOrder.size(); ++I)
+      Order[PostOrder[PostOrder.size() - 1 - I]->getBlockID()] = I;
+  }
+  std::set<std::pair<unsigned, const CFGBlock *>> Work{
+      {Order[Entry.getBlockID()], &Entry}};
   unsigned Budget = 64 * Graph->getNumBlockIDs() + 64;
   while (!Work.empty() && Budget--) {
-    const CFGBlock *B = Work.front();
-    Work.pop_front();
-    Queued.erase(B);
+    const CFGBlock *B = Work.begin()->second;
+    Work.erase(Work.begin());
     State In;
     if (B == &Entry) {
       In.Reached = true;
@@ -1010,8 +1090,7 @@ void FunctionAnalyzer::run() {
     OutStates[B->getBlockID()] = std::move(St);
     for (auto S = B->succ_begin(); S != B->succ_end(); ++S)
       if (const CFGBlock *Succ = S->getReachableBlock())
-        if (Queued.insert(Succ).second)
-          Work.push_back(Succ);
+        Work.insert({Order[Succ->getBlockID()], Succ});
   }
 
   // Which reads decide each branch, as of the end of its block.
