@@ -960,7 +960,10 @@ void FunctionAnalyzer::analyzeTryBranch(const CFGBlock *B) {
   if (!Cond || B->succ_size() != 2)
     return;
   const CallExpr *Call = nullptr;
-  std::optional<bool> Success = successWhenTrue(cast<Expr>(Cond), Call);
+  const auto *CondExpr = dyn_cast<Expr>(Cond);
+  if (!CondExpr)
+    return;
+  std::optional<bool> Success = successWhenTrue(CondExpr, Call);
   if (!Success || !Call)
     return;
   CallInfo &Info = Calls[Call];
