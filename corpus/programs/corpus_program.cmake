@@ -1,0 +1,53 @@
+# ipcheck_corpus_program(TOPIC NEEDS header... [BUGGY_SHOWS regex] [BUGGY_METHODS method...])
+#
+# Builds TOPIC's fixed/TOPIC.cpp and buggy/TOPIC.cpp into bin/corpus/TOPIC_fixed and
+# TOPIC_buggy, once every runtime header in NEEDS exists (the programs are written against
+# docs/api-contract.md and wait for the runtime to land). Registers CTest tests labelled
+# `corpus`:
+#   corpus.TOPIC.fixed.METHOD        the fixed program under fork, spawn and thread gives the
+#                                    right answer (exit 0)
+#   corpus.TOPIC.buggy_shows.METHOD  the buggy program's output shows its bug (BUGGY_SHOWS),
+#                                    for the methods in BUGGY_METHODS where it is deterministic
+#                                    enough to test
+function(ipcheck_corpus_program topic)
+  cmake_parse_arguments(ARG "" "BUGGY_SHOWS" "NEEDS;BUGGY_METHODS" ${ARGN})
+  foreach(header IN LISTS ARG_NEEDS)
+    if(NOT EXISTS ${PROJECT_SOURCE_DIR}/runtime/include/${header})
+      message(STATUS "corpus program ${topic}: waiting for ${header}")
+      return()
+    endif()
+  endforeach()
+
+  foreach(kind fixed buggy)
+    set(target corpus_${topic}_${kind})
+    add_executable(${target} ${CMAKE_CURRENT_SOURCE_DIR}/${kind}/${topic}.cpp)
+    target_link_libraries(${target} PRIVATE ipcheck::mp)
+    set_target_properties(${target} PROPERTIES
+      OUTPUT_NAME ${topic}_${kind}
+      RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin/corpus)
+    ipcheck_target_defaults(${target})
+  endforeach()
+
+  if(NOT IPCHECK_BUILD_TESTS)
+    return()
+  endif()
+  foreach(method fork spawn thread)
+    set(test corpus.${topic}.fixed.${method})
+    add_test(NAME ${test} COMMAND corpus_${topic}_fixed ${method})
+    set(labels corpus)
+    # In thread mode the "processes" are threads: ThreadSanitizer checks the fixed program.
+    if(method STREQUAL "thread" AND IPCHECK_SANITIZER STREQUAL "thread")
+      list(APPEND labels tsan)
+    endif()
+    set_tests_properties(${test} PROPERTIES LABELS "${labels}" TIMEOUT 120)
+  endforeach()
+  # The buggy programs race on purpose: not run under ThreadSanitizer, which would report it.
+  if(ARG_BUGGY_SHOWS AND NOT IPCHECK_SANITIZER STREQUAL "thread")
+    foreach(method IN LISTS ARG_BUGGY_METHODS)
+      set(test corpus.${topic}.buggy_shows.${method})
+      add_test(NAME ${test} COMMAND corpus_${topic}_buggy ${method})
+      set_tests_properties(${test} PROPERTIES LABELS corpus TIMEOUT 120
+                           PASS_REGULAR_EXPRESSION "${ARG_BUGGY_SHOWS}")
+    endforeach()
+  endif()
+endfunction()
