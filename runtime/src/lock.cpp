@@ -113,23 +113,26 @@ Lock::Lock() : state_(detail::SharedPtr<detail::MutexState>::make("mp.Lock")) {
   MP_TSAN_MUTEX_CREATE(state_.get(), 0);
 }
 
-bool Lock::acquire_slow(std::uint32_t me, bool block, double timeout) {
+bool Lock::acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan_mutex) {
   detail::MutexState& s = *state_;
-  const unsigned try_flag = block ? 0 : MP_TSAN_TRY_LOCK;
+  const unsigned flags = block ? 0 : MP_TSAN_TRY_LOCK;
   switch (detail::mutex_lock_slow(s, me, block, timeout)) {
     case detail::LockResult::kAcquired:
-      MP_TSAN_MUTEX_POST_LOCK(&s, try_flag);
+      detail::tsan_post_lock(s, tsan_mutex, flags, true);
       MP_HOOK("lock.acquire.after_cas");
       if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
         detail::throw_owner_died("mp::Lock", 0);
       return true;
     case detail::LockResult::kTookOverFromDeadOwner:
-      MP_TSAN_MUTEX_POST_LOCK(&s, try_flag);
+      // TSan still sees the dead thread as the holder: leave the mutex model (mp/lock.h).
+      detail::tsan_post_lock(s, tsan_mutex, flags, false);
+      detail::tsan_leave_mutex_mode(s);
+      detail::tsan_post_lock(s, false, flags, true);
       detail::throw_owner_died("mp::Lock", s.inconsistent.load(std::memory_order_relaxed));
     case detail::LockResult::kTimedOut:
       break;
   }
-  MP_TSAN_MUTEX_POST_LOCK(&s, try_flag | MP_TSAN_TRY_LOCK_FAILED);
+  detail::tsan_post_lock(s, tsan_mutex, flags, false);
   return false;
 }
 
@@ -154,25 +157,27 @@ RLock::RLock() : state_(detail::SharedPtr<detail::MutexState>::make("mp.RLock"))
   MP_TSAN_MUTEX_CREATE(state_.get(), MP_TSAN_RECURSIVE);
 }
 
-bool RLock::acquire_slow(std::uint32_t me, bool block, double timeout) {
+bool RLock::acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan_mutex) {
   detail::MutexState& s = *state_;
   const unsigned flags = MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK);
   switch (detail::mutex_lock_slow(s, me, block, timeout)) {
     case detail::LockResult::kAcquired:
       s.count = 1;
-      MP_TSAN_MUTEX_POST_LOCK(&s, flags);
+      detail::tsan_post_lock(s, tsan_mutex, flags, true);
       MP_HOOK("rlock.acquire.after_cas");
       if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
         detail::throw_owner_died("mp::RLock", 0);
       return true;
     case detail::LockResult::kTookOverFromDeadOwner:
       s.count = 1;
-      MP_TSAN_MUTEX_POST_LOCK(&s, flags);
+      detail::tsan_post_lock(s, tsan_mutex, flags, false);
+      detail::tsan_leave_mutex_mode(s);
+      detail::tsan_post_lock(s, false, flags, true);
       detail::throw_owner_died("mp::RLock", s.inconsistent.load(std::memory_order_relaxed));
     case detail::LockResult::kTimedOut:
       break;
   }
-  MP_TSAN_MUTEX_POST_LOCK(&s, flags | MP_TSAN_TRY_LOCK_FAILED);
+  detail::tsan_post_lock(s, tsan_mutex, flags, false);
   return false;
 }
 
@@ -193,22 +198,37 @@ void RLock::mark_consistent() {
 
 RLock::Levels RLock::release_all() noexcept {
   detail::MutexState& s = *state_;
-  int tsan_levels = MP_TSAN_MUTEX_PRE_UNLOCK_ALL(&s);
+  const bool tsan_mutex = detail::tsan_mutex_mode(s);
+  int tsan_levels = 0;
+  if (tsan_mutex) {
+    tsan_levels = MP_TSAN_MUTEX_PRE_UNLOCK_ALL(&s);
+  } else {
+    MP_TSAN_RELEASE(&s);
+  }
   Levels levels{s.count, tsan_levels};
   s.count = 0;
   detail::mutex_unlock(s);
-  MP_TSAN_MUTEX_POST_UNLOCK(&s, 0);
+  detail::tsan_post_unlock(s, tsan_mutex);
   return levels;
 }
 
 void RLock::reacquire_all(Levels levels) {
   detail::MutexState& s = *state_;
   std::uint32_t me = detail::current_tid();
-  MP_TSAN_MUTEX_PRE_LOCK(&s, MP_TSAN_RECURSIVE);
+  const bool tsan_mutex = detail::tsan_mutex_mode(s);
+  detail::tsan_pre_lock(s, tsan_mutex, MP_TSAN_RECURSIVE);
   detail::LockResult result = detail::LockResult::kAcquired;
   if (!detail::mutex_try_lock(s, me)) result = detail::mutex_lock_slow(s, me, true, -1);
   s.count = levels.count;
-  MP_TSAN_MUTEX_POST_LOCK_ALL(&s, MP_TSAN_RECURSIVE, levels.tsan_levels);
+  if (result == detail::LockResult::kTookOverFromDeadOwner) {
+    detail::tsan_post_lock(s, tsan_mutex, MP_TSAN_RECURSIVE, false);
+    detail::tsan_leave_mutex_mode(s);
+    detail::tsan_post_lock(s, false, 0, true);
+  } else if (tsan_mutex) {
+    MP_TSAN_MUTEX_POST_LOCK_ALL(&s, MP_TSAN_RECURSIVE, levels.tsan_levels);
+  } else {
+    MP_TSAN_ACQUIRE(&s);
+  }
   if (std::uint32_t dead = s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
     detail::throw_owner_died("mp::RLock",
                              result == detail::LockResult::kTookOverFromDeadOwner ? dead : 0);

@@ -49,6 +49,46 @@ namespace mp {
 class Condition;
 
 namespace detail {
+// ThreadSanitizer sees a lock as a mutex (lock sets, deadlock detection) until something
+// happens that its mutex model cannot express — a Lock released by a thread that does not
+// hold it, or a lock taken over from a dead holder — and from then on as plain
+// release/acquire (happens-before only). Without MP_TSAN all of this is nothing.
+inline bool tsan_mutex_mode(const MutexState& s) noexcept {
+#if defined(MP_TSAN) && MP_TSAN
+  return s.tsan_plain.load(std::memory_order_relaxed) == 0;
+#else
+  (void)s;
+  return false;
+#endif
+}
+inline void tsan_pre_lock(MutexState& s, bool mutex_mode, unsigned flags) noexcept {
+  if (mutex_mode) MP_TSAN_MUTEX_PRE_LOCK(&s, flags);
+  (void)s, (void)flags;
+}
+inline void tsan_post_lock(MutexState& s, bool mutex_mode, unsigned flags, bool acquired) noexcept {
+  if (mutex_mode) {
+    MP_TSAN_MUTEX_POST_LOCK(&s, flags | (acquired ? 0 : MP_TSAN_TRY_LOCK_FAILED));
+  } else if (acquired) {
+    MP_TSAN_ACQUIRE(&s);
+  }
+  (void)s, (void)flags;
+}
+inline void tsan_pre_unlock(MutexState& s, bool mutex_mode) noexcept {
+  if (mutex_mode) {
+    MP_TSAN_MUTEX_PRE_UNLOCK(&s, 0);
+  } else {
+    MP_TSAN_RELEASE(&s);
+  }
+  (void)s;
+}
+inline void tsan_post_unlock(MutexState& s, bool mutex_mode) noexcept {
+  if (mutex_mode) MP_TSAN_MUTEX_POST_UNLOCK(&s, 0);
+  (void)s;
+}
+inline void tsan_leave_mutex_mode(MutexState& s) noexcept {
+  s.tsan_plain.store(1, std::memory_order_relaxed);
+}
+
 // Throws mp::OwnerDied for `what` (the lock's type name); `dead_tid` 0 means "a previous
 // holder released without mark_consistent".
 [[noreturn]] void throw_owner_died(const char* what, std::uint32_t dead_tid);
@@ -107,7 +147,7 @@ class Lock {
 
  private:
   friend class Condition;
-  bool acquire_slow(std::uint32_t me, bool block, double timeout);
+  bool acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan_mutex);
   bool held_by_caller() const noexcept;
 
   detail::SharedPtr<detail::MutexState> state_;
@@ -158,7 +198,7 @@ class RLock {
 
  private:
   friend class Condition;
-  bool acquire_slow(std::uint32_t me, bool block, double timeout);
+  bool acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan_mutex);
   // For Condition::wait: give up every level (precondition: held by the caller), and take
   // them all back (blocking; throws OwnerDied like acquire, with the levels restored).
   struct Levels {
@@ -197,46 +237,54 @@ class [[nodiscard]] LockGuard {
 inline bool Lock::acquire(bool block, double timeout) {
   detail::MutexState& s = *state_;
   std::uint32_t me = detail::current_tid();
-  MP_TSAN_MUTEX_PRE_LOCK(&s, block ? 0 : MP_TSAN_TRY_LOCK);
+  const bool tsan_mutex = detail::tsan_mutex_mode(s);
+  detail::tsan_pre_lock(s, tsan_mutex, block ? 0 : MP_TSAN_TRY_LOCK);
   if (detail::mutex_try_lock(s, me)) [[likely]] {
-    MP_TSAN_MUTEX_POST_LOCK(&s, block ? 0 : MP_TSAN_TRY_LOCK);
+    detail::tsan_post_lock(s, tsan_mutex, block ? 0 : MP_TSAN_TRY_LOCK, true);
     MP_HOOK("lock.acquire.after_cas");
     if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
       detail::throw_owner_died("mp::Lock", 0);
     return true;
   }
-  return acquire_slow(me, block, timeout);
+  return acquire_slow(me, block, timeout, tsan_mutex);
 }
 
 inline void Lock::release() {
   detail::MutexState& s = *state_;
-  if ((s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) == 0) [[unlikely]]
+  const std::uint32_t holder =
+      s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask;
+  if (holder == 0) [[unlikely]]
     detail::throw_not_held("mp::Lock::release: the lock is not held (released too many times)");
-  MP_TSAN_MUTEX_PRE_UNLOCK(&s, 0);
+  if (detail::tsan_mutex_mode(s) && holder != detail::current_tid())
+    detail::tsan_leave_mutex_mode(s);
+  const bool tsan_mutex = detail::tsan_mutex_mode(s);
+  detail::tsan_pre_unlock(s, tsan_mutex);
   detail::mutex_unlock(s);
-  MP_TSAN_MUTEX_POST_UNLOCK(&s, 0);
+  detail::tsan_post_unlock(s, tsan_mutex);
   MP_HOOK("lock.release.after_exchange");
 }
 
 inline bool RLock::acquire(bool block, double timeout) {
   detail::MutexState& s = *state_;
   std::uint32_t me = detail::current_tid();
+  const bool tsan_mutex = detail::tsan_mutex_mode(s);
   if ((s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) == me) {
-    MP_TSAN_MUTEX_PRE_LOCK(&s, MP_TSAN_RECURSIVE);
+    detail::tsan_pre_lock(s, tsan_mutex, MP_TSAN_RECURSIVE);
     ++s.count;
-    MP_TSAN_MUTEX_POST_LOCK(&s, MP_TSAN_RECURSIVE);
+    detail::tsan_post_lock(s, tsan_mutex, MP_TSAN_RECURSIVE, true);
     return true;
   }
-  MP_TSAN_MUTEX_PRE_LOCK(&s, MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK));
+  const unsigned flags = MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK);
+  detail::tsan_pre_lock(s, tsan_mutex, flags);
   if (detail::mutex_try_lock(s, me)) [[likely]] {
     s.count = 1;
-    MP_TSAN_MUTEX_POST_LOCK(&s, MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK));
+    detail::tsan_post_lock(s, tsan_mutex, flags, true);
     MP_HOOK("rlock.acquire.after_cas");
     if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
       detail::throw_owner_died("mp::RLock", 0);
     return true;
   }
-  return acquire_slow(me, block, timeout);
+  return acquire_slow(me, block, timeout, tsan_mutex);
 }
 
 inline void RLock::release() {
@@ -244,12 +292,13 @@ inline void RLock::release() {
   if ((s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) !=
       detail::current_tid()) [[unlikely]]
     detail::throw_not_held("mp::RLock::release: cannot release un-acquired lock");
-  MP_TSAN_MUTEX_PRE_UNLOCK(&s, 0);
+  const bool tsan_mutex = detail::tsan_mutex_mode(s);
+  detail::tsan_pre_unlock(s, tsan_mutex);
   if (--s.count == 0) {
     detail::mutex_unlock(s);
     MP_HOOK("rlock.release.after_exchange");
   }
-  MP_TSAN_MUTEX_POST_UNLOCK(&s, 0);
+  detail::tsan_post_unlock(s, tsan_mutex);
 }
 
 }  // namespace mp

@@ -30,6 +30,9 @@ struct MutexState {
   std::atomic<std::uint32_t> inconsistent{0};
   // RLock recursion depth; read and written only by the holder.
   std::uint32_t count = 0;
+  // ThreadSanitizer builds only (see tsan_mutex_mode in mp/lock.h): nonzero once the lock
+  // was released by a non-owner or taken over from a dead owner.
+  std::atomic<std::uint32_t> tsan_plain{0};
 };
 
 // One compare-and-swap; true if the caller now holds the lock.
