@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <system_error>
@@ -135,6 +136,25 @@ TEST(Pipe, CopiesShareOneEnd) {
   EXPECT_EQ(b.recv_bytes(), "via copy");
   copy.close();
   EXPECT_TRUE(a.closed());
+}
+
+int open_descriptor_count() {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+TEST(Pipe, DroppedEndsLeaveNoDescriptorBehind) {
+  int before = open_descriptor_count();
+  for (int i = 0; i < 100; ++i) {
+    auto [a, b] = Pipe(i % 2 == 0);
+    b.send_bytes("x");
+    EXPECT_EQ(a.recv_bytes(), "x");
+  }
+  EXPECT_EQ(open_descriptor_count(), before);
 }
 
 void on_alarm(int) {}
