@@ -36,12 +36,29 @@ std::string ObjectPath::display() const {
     const std::string &C = Components[I];
     if (C.front() != '[' && !S.empty())
       S += I < Arrow.size() && Arrow[I] ? "->" : ".";
-    S += C;
+    S += I < ShownAs.size() && !ShownAs[I].empty() ? ShownAs[I] : C;
   }
   return S;
 }
 
 PathTable::PathTable() { Paths.emplace_back(); }
+
+/// A constant index names one element; any other index names "some element",
+/// shown with the variable that chose it.
+static void appendIndex(ObjectPath &P, const Expr *Index) {
+  Index = Index->IgnoreParenImpCasts();
+  if (const auto *IL = dyn_cast<IntegerLiteral>(Index)) {
+    P.Components.push_back("[" + std::to_string(IL->getValue().getZExtValue()) +
+                           "]");
+    return;
+  }
+  P.ShownAs.resize(P.Components.size());
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(Index))
+    P.ShownAs.push_back("[" + DRE->getDecl()->getNameAsString() + "]");
+  else
+    P.ShownAs.push_back("[...]");
+  P.Components.push_back("[]");
+}
 
 PathId PathTable::intern(const ObjectPath &Path) {
   if (Path.Kind == ObjectPath::Unknown)
@@ -156,15 +173,7 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
     P = objectPathOf(ASE->getBase(), Api, Depth + 1);
     if (P.Kind == ObjectPath::Unknown)
       return P;
-    Expr::EvalResult R;
-    const ASTContext *Ctx = nullptr;
-    (void)Ctx;
-    if (const auto *IL =
-            dyn_cast<IntegerLiteral>(ASE->getIdx()->IgnoreParenImpCasts()))
-      P.Components.push_back(
-          "[" + std::to_string(IL->getValue().getZExtValue()) + "]");
-    else
-      P.Components.push_back("[]");
+    appendIndex(P, ASE->getIdx());
     return P;
   }
   if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(E)) {
@@ -175,12 +184,7 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
       P = objectPathOf(OC->getArg(0), Api, Depth + 1);
       if (P.Kind == ObjectPath::Unknown)
         return P;
-      if (const auto *IL =
-              dyn_cast<IntegerLiteral>(OC->getArg(1)->IgnoreParenImpCasts()))
-        P.Components.push_back(
-            "[" + std::to_string(IL->getValue().getZExtValue()) + "]");
-      else
-        P.Components.push_back("[]");
+      appendIndex(P, OC->getArg(1));
       return P;
     }
     return P;
@@ -263,6 +267,9 @@ PathId PathTable::substitute(PathId CalleePath, const CallExpr *Call,
   Base.Arrow.resize(Base.Components.size(), false);
   P.Arrow.resize(P.Components.size(), false);
   Base.Arrow.insert(Base.Arrow.end(), P.Arrow.begin(), P.Arrow.end());
+  Base.ShownAs.resize(Base.Components.size());
+  P.ShownAs.resize(P.Components.size());
+  Base.ShownAs.insert(Base.ShownAs.end(), P.ShownAs.begin(), P.ShownAs.end());
   Base.Components.insert(Base.Components.end(), P.Components.begin(),
                          P.Components.end());
   return intern(Base);

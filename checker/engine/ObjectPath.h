@@ -38,6 +38,7 @@ struct ObjectPath {
   unsigned ParamIndex = 0;
   std::vector<std::string> Components; ///< `m`, `[0]`, `get_lock()`.
   std::vector<bool> Arrow; ///< Shown as `p->m`; not part of the identity.
+  std::vector<std::string> ShownAs; ///< `[i]` for a component keyed `[]`.
 
   std::string key() const;
   /// How the object is named in a diagnostic: `q`, `obj.mu`, `count`,
