@@ -53,10 +53,7 @@ buildSarif(const std::vector<ReportedFinding> &Findings,
         {"name", C->name()},
         {"shortDescription", llvm::json::Object{{"text", C->summary()}}},
         {"fullDescription", llvm::json::Object{{"text", C->summary()}}},
-        {"helpUri",
-         ("https://github.com/ipcheck/ipcheck/blob/main/checker/docs/" +
-          C->name() + ".md")
-             .str()},
+        {"help", llvm::json::Object{{"text", C->summary()}}},
         {"defaultConfiguration", llvm::json::Object{{"level", "warning"}}}});
   }
   llvm::json::Array Results;
@@ -105,15 +102,13 @@ buildSarif(const std::vector<ReportedFinding> &Findings,
       {"runs",
        llvm::json::Array{llvm::json::Object{
            {"tool",
-            llvm::json::Object{
-                {"driver",
-                 llvm::json::Object{
-                     {"name", "ipcheck"},
-                     {"version", ipcheckVersion()},
-                     {"semanticVersion", ipcheckVersion()},
-                     {"informationUri", "https://github.com/ipcheck/ipcheck"},
-                     {"rules", std::move(Rules)},
-                 }}}},
+            llvm::json::Object{{"driver",
+                                llvm::json::Object{
+                                    {"name", "ipcheck"},
+                                    {"version", ipcheckVersion()},
+                                    {"semanticVersion", ipcheckVersion()},
+                                    {"rules", std::move(Rules)},
+                                }}}},
            {"originalUriBaseIds",
             llvm::json::Object{
                 {"%SRCROOT%", llvm::json::Object{{"uri", RootUri}}}}},
