@@ -12,7 +12,7 @@
 namespace mp::detail {
 namespace owner_internal {
 
-thread_local std::uint32_t cached_tid = 0;
+constinit thread_local std::uint32_t cached_tid = 0;
 
 namespace {
 // The forking thread is the only thread of the child, and its id changed.

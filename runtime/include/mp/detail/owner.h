@@ -20,7 +20,7 @@
 namespace mp::detail {
 
 namespace owner_internal {
-extern thread_local std::uint32_t cached_tid;
+extern constinit thread_local std::uint32_t cached_tid;
 std::uint32_t load_tid() noexcept;
 }  // namespace owner_internal
 
