@@ -27,6 +27,7 @@
 #include "mp/errors.h"
 #include "mp/hook.h"
 #include "mp/process.h"
+#include "spawn_internal.h"
 
 namespace mp {
 namespace detail {
@@ -67,6 +68,27 @@ class Channel {
 
 SegmentRef make_readahead() { return make_shared_object<ReadAhead>("mp-pipe-readahead").first; }
 
+// ppoll over `fds` for `timeout` seconds (negative: forever), surviving EINTR.
+int poll_fds(pollfd* fds, nfds_t n, double timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = timeout < 0 ? Clock::time_point::max()
+                                    : Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(timeout));
+  for (;;) {
+    timespec ts{};
+    timespec* tsp = nullptr;
+    if (timeout >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+      auto ns = std::max<std::int64_t>(0, left.count());
+      ts = timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      tsp = &ts;
+    }
+    int r = ::ppoll(fds, n, tsp, nullptr);
+    if (r >= 0) return r;
+    if (errno != EINTR) throw_errno("ppoll");
+  }
+}
+
 namespace {
 
 using Header = std::uint64_t;
@@ -83,31 +105,6 @@ struct Inherited {
 Inherited& inherited() {
   static auto* r = new Inherited;
   return *r;
-}
-
-timespec to_timespec(std::chrono::nanoseconds ns) {
-  auto count = std::max<std::int64_t>(0, ns.count());
-  return timespec{static_cast<time_t>(count / 1000000000), static_cast<long>(count % 1000000000)};
-}
-
-// ppoll over `fds` with a timeout in seconds (negative: forever), surviving EINTR.
-int poll_fds(pollfd* fds, nfds_t n, double timeout) {
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = timeout < 0 ? Clock::time_point::max()
-                                    : Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                         std::chrono::duration<double>(timeout));
-  for (;;) {
-    timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout >= 0) {
-      ts = to_timespec(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()));
-      tsp = &ts;
-    }
-    int r = ::ppoll(fds, n, tsp, nullptr);
-    if (r >= 0) return r;
-    if (errno != EINTR) throw_errno("ppoll");
-  }
 }
 
 void wait_writable(int fd) {

@@ -72,28 +72,10 @@ std::vector<std::shared_ptr<ProcessState>> children_of(const Self* parent) {
   return out;
 }
 
-// ppoll on one descriptor for `timeout` seconds (negative: forever). True if readable.
+// True if `fd` became readable within `timeout` seconds (negative: forever).
 bool wait_readable(int fd, double timeout) {
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = timeout < 0 ? Clock::time_point::max()
-                                    : Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                         std::chrono::duration<double>(timeout));
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    timespec ts{};
-    timespec* tsp = nullptr;
-    if (timeout >= 0) {
-      auto left = std::max(Clock::duration::zero(), deadline - Clock::now());
-      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-      ts.tv_nsec = static_cast<long>(ns % 1000000000);
-      tsp = &ts;
-    }
-    int r = ppoll(&p, 1, tsp, nullptr);
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) throw_errno("ppoll");
-  }
+  pollfd p{fd, POLLIN, 0};
+  return poll_fds(&p, 1, timeout) > 0;
 }
 
 int decode_status(int status) {

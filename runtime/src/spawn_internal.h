@@ -2,6 +2,7 @@
 // fork, thread) and spawn.cpp (spawn and the spawned child's side of mp::init).
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -72,6 +73,10 @@ int run_guarded(const std::string& name, const std::function<void()>& body);
 
 std::string demangled_type_name(const std::type_info& type);
 std::string current_exception_type_name();
+
+// connection.cpp: ppoll over `fds` for `timeout` seconds (negative: forever), surviving
+// EINTR. Returns how many are ready.
+int poll_fds(pollfd* fds, nfds_t n, double timeout);
 
 // spawn.cpp
 void start_spawn(ProcessState& s);
