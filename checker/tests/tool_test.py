@@ -229,6 +229,13 @@ def test_compilation_database():
                     "command": f"clang++ -std=c++20 -I {os.path.join(ARGS.corpus, 'include')} -c findings.cpp"}], f)
     rc, out = tool("-p", db_dir, inp("findings.cpp"))
     expect("-p reads compile_commands.json", rc == 0 and len(warnings(out)) == 2, out)
+    with open(os.path.join(db_dir, "compile_commands.json"), "w") as f:
+        json.dump([{"directory": ARGS.inputs, "file": inp("findings.cpp"),
+                    "command": f"clang++ -std=c++20 -fplugin={ARGS.plugin} -Xclang -plugin-arg-ipcheck "
+                               f"-Xclang checks=-* -I {os.path.join(ARGS.corpus, 'include')} -c findings.cpp"}], f)
+    rc, out = tool("-p", db_dir, inp("findings.cpp"))
+    expect("a compile command that loads the plugin is checked once, by the tool",
+           rc == 0 and len(warnings(out)) == 2, out)
 
 
 def main():

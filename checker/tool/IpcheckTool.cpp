@@ -154,6 +154,24 @@ int main(int argc, const char **argv) {
   Config.Log = &Log;
 
   ClangTool Tool(Parser->getCompilations(), Parser->getSourcePathList());
+  // A build that runs the plugin (ipcheck_enable) has it in its compile
+  // commands: the tool runs the same checks itself.
+  Tool.appendArgumentsAdjuster(
+      [](const CommandLineArguments &Args, llvm::StringRef) {
+        CommandLineArguments Kept;
+        for (size_t I = 0; I < Args.size(); ++I) {
+          llvm::StringRef A = Args[I];
+          if (A.starts_with("-fplugin=") && A.contains("ipcheck-plugin"))
+            continue;
+          if (A == "-Xclang" && I + 3 < Args.size() &&
+              Args[I + 1] == "-plugin-arg-ipcheck") {
+            I += 3;
+            continue;
+          }
+          Kept.push_back(Args[I]);
+        }
+        return Kept;
+      });
   // The tool lives in the build tree, far from clang's builtin headers.
   Tool.appendArgumentsAdjuster(
       getInsertArgumentAdjuster("-resource-dir=" IPCHECK_CLANG_RESOURCE_DIR,
