@@ -79,6 +79,66 @@ template <class T>
 constexpr std::size_t array_data_offset() {
   return (sizeof(ArrayHeader) + alignof(T) - 1) / alignof(T) * alignof(T);
 }
+
+// The elements of an Array or RawArray: a header (lock state, size), then n T's, in one
+// segment.
+template <class T>
+class ArrayStorage {
+ public:
+  ArrayStorage() = default;
+  ArrayStorage(std::size_t n, const char* debug_name) {
+    auto segment = Segment::create(array_data_offset<T>() + n * sizeof(T), debug_name);
+    auto* header = new (segment->data()) ArrayHeader;
+    header->size = n;
+    header_ = SharedPtr<ArrayHeader>(SegmentRef(std::move(segment)), header);
+    if constexpr (std::is_default_constructible_v<T>) {
+      for (std::size_t i = 0; i < n; ++i) new (data() + i) T();
+    }
+  }
+
+  std::size_t size() const noexcept { return static_cast<std::size_t>(header_->size); }
+  T* data() const noexcept {
+    return reinterpret_cast<T*>(reinterpret_cast<char*>(header_.get()) + array_data_offset<T>());
+  }
+  SharedPtr<MutexState> mutex() const noexcept { return header_.sibling(&header_->mutex); }
+  // `i`, or std::out_of_range (Python's IndexError) naming `what`.
+  std::size_t checked(std::size_t i, const char* what) const {
+    if (i >= size())
+      throw std::out_of_range(std::string(what) + ": index " + std::to_string(i) +
+                              " out of range (size " + std::to_string(size()) + ")");
+    return i;
+  }
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(header_);
+  }
+
+ private:
+  SharedPtr<ArrayHeader> header_;
+};
+
+// The RLock of a synchronized Value or Array, or nothing for an unsynchronized one.
+class OptionalLock {
+ public:
+  void bind(SharedPtr<MutexState> state, bool synchronized) {
+    if (synchronized) {
+      lock_.emplace(std::move(state));
+    } else {
+      lock_.reset();
+    }
+  }
+  bool has() const noexcept { return lock_.has_value(); }
+  RLock* get_if() const noexcept { return lock_ ? &*lock_ : nullptr; }
+  // The lock, or std::logic_error (Python's AttributeError) naming `what`.
+  RLock& get(const char* what) const {
+    if (!lock_) throw std::logic_error(std::string(what) + ": unsynchronized (no_lock): no lock");
+    return *lock_;
+  }
+
+ private:
+  mutable std::optional<RLock> lock_;
+};
 }  // namespace detail
 
 // -----------------------------------------------------------------------------
@@ -168,40 +228,30 @@ class Value {
 
   // The lock that makes several accesses one step. Invalid on an unsynchronized Value:
   // throws std::logic_error (Python's AttributeError).
-  [[nodiscard]] RLock& get_lock() const {
-    if (!lock_) throw std::logic_error("mp::Value: an unsynchronized value (no_lock) has no lock");
-    return *lock_;
-  }
-  [[nodiscard]] bool synchronized() const noexcept { return lock_.has_value(); }
+  [[nodiscard]] RLock& get_lock() const { return lock_.get("mp::Value"); }
+  [[nodiscard]] bool synchronized() const noexcept { return lock_.has(); }
 
   template <class Archive>
   void save(Archive& archive) const {
-    archive(state_, lock_.has_value());
+    archive(state_, lock_.has());
   }
   template <class Archive>
   void load(Archive& archive) {
     bool synchronized = false;
     archive(state_, synchronized);
-    bind_lock(synchronized);
+    lock_.bind(state_.sibling(&state_->mutex), synchronized);
   }
 
  private:
   Value(const T& v, bool synchronized) {
     state_ = detail::SharedPtr<detail::ValueState<T>>::make("mp.Value");
     detail::store_bytes(&state_->value, v);
-    bind_lock(synchronized);
+    lock_.bind(state_.sibling(&state_->mutex), synchronized);
   }
-  void bind_lock(bool synchronized) {
-    if (synchronized) {
-      lock_.emplace(state_.sibling(&state_->mutex));
-    } else {
-      lock_.reset();
-    }
-  }
-  SharedRef<T> value_ref() const { return SharedRef<T>(&state_->value, lock_ ? &*lock_ : nullptr); }
+  SharedRef<T> value_ref() const { return SharedRef<T>(&state_->value, lock_.get_if()); }
 
   detail::SharedPtr<detail::ValueState<T>> state_;
-  mutable std::optional<RLock> lock_;
+  detail::OptionalLock lock_;
 };
 
 // -----------------------------------------------------------------------------
@@ -227,12 +277,10 @@ class Array {
   // The given elements, synchronized.
   Array(std::initializer_list<T> values) : Array(values.size(), true) {
     std::size_t i = 0;
-    for (const T& v : values) detail::store_bytes(data() + i++, v);
+    for (const T& v : values) detail::store_bytes(storage_.data() + i++, v);
   }
 
-  [[nodiscard]] std::size_t size() const noexcept {
-    return static_cast<std::size_t>(header_->size);
-  }
+  [[nodiscard]] std::size_t size() const noexcept { return storage_.size(); }
 
   // A reference proxy to element `i` (see SharedRef). Throws std::out_of_range if
   // i >= size() (Python's IndexError).
@@ -244,10 +292,11 @@ class Array {
   [[nodiscard]] std::vector<T> to_vector() const {
     std::vector<T> out(size());
     auto copy = [&] {
-      if (!out.empty()) std::memcpy(static_cast<void*>(out.data()), data(), out.size() * sizeof(T));
+      if (!out.empty())
+        std::memcpy(static_cast<void*>(out.data()), storage_.data(), out.size() * sizeof(T));
     };
-    if (lock_) {
-      LockGuard guard(*lock_);
+    if (RLock* lock = lock_.get_if()) {
+      LockGuard guard(*lock);
       copy();
     } else {
       copy();
@@ -256,56 +305,30 @@ class Array {
   }
 
   // As Value::get_lock.
-  [[nodiscard]] RLock& get_lock() const {
-    if (!lock_) throw std::logic_error("mp::Array: an unsynchronized array (no_lock) has no lock");
-    return *lock_;
-  }
-  [[nodiscard]] bool synchronized() const noexcept { return lock_.has_value(); }
+  [[nodiscard]] RLock& get_lock() const { return lock_.get("mp::Array"); }
+  [[nodiscard]] bool synchronized() const noexcept { return lock_.has(); }
 
   template <class Archive>
   void save(Archive& archive) const {
-    archive(header_, lock_.has_value());
+    archive(storage_, lock_.has());
   }
   template <class Archive>
   void load(Archive& archive) {
     bool synchronized = false;
-    archive(header_, synchronized);
-    bind_lock(synchronized);
+    archive(storage_, synchronized);
+    lock_.bind(storage_.mutex(), synchronized);
   }
 
  private:
-  Array(std::size_t n, bool synchronized) {
-    auto segment =
-        detail::Segment::create(detail::array_data_offset<T>() + n * sizeof(T), "mp.Array");
-    auto* header = new (segment->data()) detail::ArrayHeader;
-    header->size = n;
-    header_ =
-        detail::SharedPtr<detail::ArrayHeader>(detail::SegmentRef(std::move(segment)), header);
-    if constexpr (std::is_default_constructible_v<T>) {
-      for (std::size_t i = 0; i < n; ++i) new (data() + i) T();
-    }
-    bind_lock(synchronized);
-  }
-  void bind_lock(bool synchronized) {
-    if (synchronized) {
-      lock_.emplace(header_.sibling(&header_->mutex));
-    } else {
-      lock_.reset();
-    }
-  }
-  T* data() const noexcept {
-    return reinterpret_cast<T*>(reinterpret_cast<char*>(header_.get()) +
-                                detail::array_data_offset<T>());
+  Array(std::size_t n, bool synchronized) : storage_(n, "mp.Array") {
+    lock_.bind(storage_.mutex(), synchronized);
   }
   SharedRef<T> ref(std::size_t i) const {
-    if (i >= size())
-      throw std::out_of_range("mp::Array: index " + std::to_string(i) + " out of range (size " +
-                              std::to_string(size()) + ")");
-    return SharedRef<T>(data() + i, lock_ ? &*lock_ : nullptr);
+    return SharedRef<T>(storage_.data() + storage_.checked(i, "mp::Array"), lock_.get_if());
   }
 
-  detail::SharedPtr<detail::ArrayHeader> header_;
-  mutable std::optional<RLock> lock_;
+  detail::ArrayStorage<T> storage_;
+  detail::OptionalLock lock_;
 };
 
 // -----------------------------------------------------------------------------
@@ -346,44 +369,25 @@ class RawArray {
   // An empty array (what deserialization starts from).
   RawArray() : RawArray(0) {}
   // `n` value-initialised (zero) elements.
-  explicit RawArray(std::size_t n) {
-    auto segment =
-        detail::Segment::create(detail::array_data_offset<T>() + n * sizeof(T), "mp.RawArray");
-    auto* header = new (segment->data()) detail::ArrayHeader;
-    header->size = n;
-    header_ =
-        detail::SharedPtr<detail::ArrayHeader>(detail::SegmentRef(std::move(segment)), header);
-    if constexpr (std::is_default_constructible_v<T>) {
-      for (std::size_t i = 0; i < n; ++i) new (data() + i) T();
-    }
-  }
+  explicit RawArray(std::size_t n) : storage_(n, "mp.RawArray") {}
 
-  [[nodiscard]] std::size_t size() const noexcept {
-    return static_cast<std::size_t>(header_->size);
-  }
+  [[nodiscard]] std::size_t size() const noexcept { return storage_.size(); }
   // Element `i`, unchecked (precondition: i < size()).
-  [[nodiscard]] T& operator[](std::size_t i) const noexcept { return data()[i]; }
+  [[nodiscard]] T& operator[](std::size_t i) const noexcept { return storage_.data()[i]; }
   // Checked: std::out_of_range if i >= size().
-  [[nodiscard]] T get(std::size_t i) const { return data()[check(i)]; }
-  void set(std::size_t i, const T& v) { data()[check(i)] = v; }
-  [[nodiscard]] T* data() const noexcept {
-    return reinterpret_cast<T*>(reinterpret_cast<char*>(header_.get()) +
-                                detail::array_data_offset<T>());
+  [[nodiscard]] T get(std::size_t i) const {
+    return storage_.data()[storage_.checked(i, "mp::RawArray")];
   }
+  void set(std::size_t i, const T& v) { storage_.data()[storage_.checked(i, "mp::RawArray")] = v; }
+  [[nodiscard]] T* data() const noexcept { return storage_.data(); }
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(header_);
+    archive(storage_);
   }
 
  private:
-  std::size_t check(std::size_t i) const {
-    if (i >= size())
-      throw std::out_of_range("mp::RawArray: index " + std::to_string(i) + " out of range");
-    return i;
-  }
-
-  detail::SharedPtr<detail::ArrayHeader> header_;
+  detail::ArrayStorage<T> storage_;
 };
 
 }  // namespace mp
