@@ -3,8 +3,10 @@
 
 Usage: compare.py BUILD_DIR [--repetitions N] [--min-time S] [--only REGEX] [--strict]
 
-Runs the Google Benchmark binaries of BUILD_DIR/bin (JSON output, repetitions, medians) and the
-scripts of bench/python in the same run, then prints one line per figure of bench/figures.toml:
+Runs the Google Benchmark binaries of BUILD_DIR/bin (JSON output) and the scripts of bench/python
+in rounds, each round running every one of them once, so that ours and the references are
+measured side by side; takes the median over rounds; then prints one line per figure of
+bench/figures.toml:
 
     figure  ours  reference  ratio  target  ok|short|info|missing
 
@@ -16,6 +18,7 @@ import json
 import math
 import pathlib
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -60,20 +63,20 @@ def bench_key(source: dict) -> tuple[str, str]:
 
 
 def run_benchmarks(build: pathlib.Path, binary: str, names: set[str], args,
-                   raw_dir: pathlib.Path) -> dict[str, dict]:
-    """Runs the named benchmarks of one binary; returns run name -> its median record."""
+                   raw_file: pathlib.Path) -> dict[str, dict]:
+    """Runs the named benchmarks of one binary once each; returns run name -> its record."""
     exe = build / "bin" / binary
     if not exe.exists():
         log(f"{exe} is not built")
         return {}
     pattern = "^(" + "|".join(sorted(re.escape(n) for n in names)) + ")(/.*)?$"
     command = [str(exe), f"--benchmark_filter={pattern}", "--benchmark_format=json",
-               f"--benchmark_repetitions={args.repetitions}",
-               "--benchmark_report_aggregates_only=true",
-               f"--benchmark_min_time={args.min_time}"]
-    log(f"running {binary} ({len(names)} benchmarks x {args.repetitions} repetitions)")
+               f"--benchmark_min_time={args.min_time}",
+               # The benchmarks in random order, so that a slow spell of this shared machine
+               # does not fall on the same side of a ratio in every round.
+               "--benchmark_enable_random_interleaving=true"]
     proc = subprocess.run(command, capture_output=True, text=True)
-    (raw_dir / f"{binary}.json").write_text(proc.stdout)
+    raw_file.write_text(proc.stdout)
     if proc.returncode != 0 and not proc.stdout.strip():
         log(f"{binary} failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}")
         return {}
@@ -82,18 +85,13 @@ def run_benchmarks(build: pathlib.Path, binary: str, names: set[str], args,
     except json.JSONDecodeError:
         log(f"{binary}: unreadable JSON output; stderr: {proc.stderr.strip()[-400:]}")
         return {}
-    medians = {}
+    records = {}
     for record in report.get("benchmarks", []):
-        if record.get("run_type") == "aggregate" and record.get("aggregate_name") != "median":
-            continue
         if record.get("error_occurred"):
             log(f"{record['name']}: {record.get('error_message', 'error')}")
             continue
-        name = re.sub(r"/real_time$", "", record.get("run_name", record["name"]))
-        # With one repetition there is no aggregate: the single run is the median.
-        if record.get("run_type") == "aggregate" or name not in medians:
-            medians[name] = record
-    return medians
+        records[re.sub(r"/real_time$", "", record.get("run_name", record["name"]))] = record
+    return records
 
 
 def bench_value(record: Optional[dict], field: str) -> Optional[float]:
@@ -104,25 +102,30 @@ def bench_value(record: Optional[dict], field: str) -> Optional[float]:
     return float(record[field])
 
 
-def run_python(script: str, args, raw_dir: pathlib.Path) -> dict:
+def run_python(script: str, args, raw_file: pathlib.Path) -> dict:
+    """Runs one reference script once; returns the figures it printed."""
     path = PYTHON_DIR / script
-    log(f"running python {script}")
-    command = [sys.executable, str(path), f"--repetitions={args.repetitions}",
-               f"--min-time={args.min_time}"]
+    command = [sys.executable, str(path), "--repetitions=1", f"--min-time={args.min_time}"]
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         log(f"{script} timed out")
         return {}
-    (raw_dir / f"python_{path.stem}.json").write_text(proc.stdout)
+    raw_file.write_text(proc.stdout)
     if proc.returncode != 0:
         log(f"{script} failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}")
         return {}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def median(values: list[float]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
 class Sources:
-    """Runs each benchmark binary and each Python script once, for every figure that needs it."""
+    """Every value the figures need, as the median over rounds. Each round runs every benchmark
+    binary once and every Python script once, so that ours and the references are measured
+    side by side, the machine's slow spells spread over both."""
 
     def __init__(self, build: pathlib.Path, figures: list[dict], args):
         raw_dir = build / "bench" / "raw"
@@ -133,18 +136,30 @@ class Sources:
             if "bench" in s:
                 binary, name = bench_key(s)
                 wanted.setdefault(binary, set()).add(name)
-        self.bench = {binary: run_benchmarks(build, binary, names, args, raw_dir)
-                      for binary, names in wanted.items()}
         scripts = sorted({s["python"] for s in sources if "python" in s})
-        self.python = {script: run_python(script, args, raw_dir) for script in scripts}
+        # binary -> bench name -> one record per round; script -> one figures dict per round
+        self.bench: dict[str, dict[str, list[dict]]] = {b: {} for b in wanted}
+        self.python: dict[str, list[dict]] = {s: [] for s in scripts}
+        for round_ in range(1, args.repetitions + 1):
+            log(f"round {round_}/{args.repetitions}: {', '.join(sorted(wanted))} "
+                f"({sum(map(len, wanted.values()))} benchmarks), python {', '.join(scripts)}")
+            for binary, names in wanted.items():
+                raw = raw_dir / f"{binary}.round{round_}.json"
+                for name, record in run_benchmarks(build, binary, names, args, raw).items():
+                    self.bench[binary].setdefault(name, []).append(record)
+            for script in scripts:
+                raw = raw_dir / f"python_{pathlib.Path(script).stem}.round{round_}.json"
+                self.python[script].append(run_python(script, args, raw))
 
     def value(self, source: dict) -> Optional[float]:
         if "bench" in source:
             binary, name = bench_key(source)
-            return bench_value(self.bench.get(binary, {}).get(name), source["field"])
+            records = self.bench.get(binary, {}).get(name, [])
+            values = [bench_value(r, source["field"]) for r in records]
+            return median([v for v in values if v is not None])
         if "python" in source:
-            value = self.python.get(source["python"], {}).get(source["key"])
-            return float(value) if value is not None else None
+            values = [r.get(source["key"]) for r in self.python.get(source["python"], [])]
+            return median([float(v) for v in values if v is not None])
         raise ValueError(f"unknown source {source}")
 
 
@@ -256,7 +271,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build", nargs="?", default="build", help="the CMake build directory")
     parser.add_argument("--repetitions", type=int, default=5,
-                        help="repetitions of each benchmark and script; medians are compared")
+                        help="rounds, each running every benchmark and script once; the "
+                             "medians over rounds are compared")
     parser.add_argument("--min-time", type=float, default=0.2,
                         help="seconds each repetition runs at least")
     parser.add_argument("--only", default="", help="a regex: only figures whose name matches")
