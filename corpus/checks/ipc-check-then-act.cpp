@@ -530,6 +530,50 @@ void ok37_field_the_lock_does_not_guard(ProcessTable* t) {
     t->generation = 1;
 }
 
+// The fix of bad4: claim under the lock, take outside it (the take is decided by the claim,
+// not by a read of the queue).
+void ok38_claim_then_take(mp::Queue<int>& q, mp::Value<int>& claimed, int max) {
+  for (;;) {
+    bool mine = false;
+    {
+      mp::LockGuard<mp::Lock> guard(lock);
+      if (claimed.value() < max) {
+        claimed.value() += 1;
+        mine = true;
+      }
+    }
+    if (!mine)
+      break;
+    q.get();
+  }
+}
+
+void ok39_transfer_under_one_lock(mp::Value<int>& from, mp::Value<int>& to, int x) {
+  mp::LockGuard<mp::Lock> guard(lock);
+  if (from.get() >= x) {
+    from.set(from.get() - x);
+    to.set(to.get() + x);
+  }
+}
+
+void ok40_condition_wait_for(mp::Condition& c, mp::Value<int>& avail) {
+  mp::LockGuard<mp::Condition> guard(c);
+  c.wait_for([&] { return avail.get() > 0; });
+  if (avail.get() > 0)
+    avail.set(0);
+}
+
+int ok41_sentinel_consumer(mp::Queue<int>& q) {
+  int sum = 0;
+  for (;;) {
+    int item = q.get();
+    if (item < 0)
+      break;
+    sum += item;
+  }
+  return sum;
+}
+
 // --- known false negatives -----------------------------------------------------------------
 
 // FIXME: should warn: two handles copied out of a container are not known to be the same queue.
