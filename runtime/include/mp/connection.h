@@ -69,6 +69,8 @@ class Connection {
       send_bytes(obj.data(), obj.size());  // received as a std::string
     } else if constexpr (detail::kIsPlainBytes<T>) {
       send_bytes(&obj, sizeof(T));
+    } else if constexpr (detail::IsVectorOfPlainBytes<T>::value) {
+      send_bytes(obj.data(), obj.size() * sizeof(typename T::value_type));  // as serialize
     } else {
       std::string bytes = serialize(obj);
       send_bytes(bytes.data(), bytes.size());
