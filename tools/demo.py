@@ -4,7 +4,8 @@
 Usage: demo.py [BUILD_DIR] [--methods fork,spawn,thread] [--timeout SECONDS]
 
 Steps, each a function returning a Step (a title, lines to show, a one-line verdict):
-  lint_corpus          the checker's findings on the corpus (once the checker is built)
+  lint_corpus          the checker's findings on the corpus programs, grouped by check, and a
+                       SARIF file (once the checker is built): buggy flagged, fixed clean
   run_corpus_programs  every corpus program: the fixed ones print their answers under each
                        start method, the buggy ones show their bug (a hang is stopped by a
                        timeout and counts as shown)
@@ -13,13 +14,17 @@ The summary at the end has one line per step. Exit status 1 when a fixed program
 wrong answer or a step failed.
 """
 import argparse
+import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -108,12 +113,56 @@ def run_corpus_programs(build: pathlib.Path, methods: list[str], timeout: float)
 # ---------------------------------------------------------------------------------------------
 # Hooks for the parts still to come (issue 8): each returns a Step, or None to be left out.
 
+FINDING = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):\d+: (?:warning|error): (?P<message>.*) "
+                     r"\[(?P<check>ipc-[\w-]+)\]$")
+
+
 def lint_corpus(build: pathlib.Path) -> Step | None:
-    """The checker's findings on corpus/, grouped by check, with a SARIF file beside them."""
+    """The checker's findings on the corpus programs, grouped by check, with a SARIF file."""
     tool = build / "bin" / "ipcheck"
-    if not tool.exists():
+    database = build / "compile_commands.json"
+    if not tool.exists() or not database.exists():
         return Step("lint", "checker not built yet")
-    return Step("lint", "checker built; the demo's lint step is still to be written")
+    compiled = {pathlib.Path(entry["file"]).resolve()
+                for entry in json.loads(database.read_text())}
+    sources = sorted(p for p in (ROOT / "corpus" / "programs").glob("*/*/*.cpp")
+                     if p.resolve() in compiled)
+    if not sources:
+        return Step("lint", "no corpus program in the build's compile_commands.json yet")
+    sarif = build / "demo" / "corpus-programs.sarif"
+    sarif.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        proc = subprocess.run([str(tool), "-p", str(build), f"--export-sarif={sarif}",
+                               f"--source-root={ROOT}", *map(str, sources)],
+                              capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return Step("lint", "ipcheck timed out", failed=True)
+    findings: dict[str, list[str]] = {}
+    flagged = set()
+    for line in (proc.stdout + proc.stderr).splitlines():
+        match = FINDING.match(line)
+        if match:
+            path = pathlib.Path(match["file"]).resolve()
+            flagged.add(path)
+            where = f"{path.relative_to(ROOT)}:{match['line']}"
+            findings.setdefault(match["check"], []).append(f"{where}: {match['message']}")
+    lines = []
+    for check, items in sorted(findings.items()):
+        lines.append(f"{check}: {len(items)}")
+        lines += [f"    {item}" for item in items]
+    buggy = [p for p in sources if p.parent.name == "buggy"]
+    fixed = [p for p in sources if p.parent.name == "fixed"]
+    missed = [p.parent.parent.name for p in buggy if p.resolve() not in flagged]
+    noisy = [p.parent.parent.name for p in fixed if p.resolve() in flagged]
+    lines.append(f"SARIF: {sarif}")
+    if missed:
+        lines.append(f"not flagged (buggy): {', '.join(missed)}")
+    if noisy:
+        lines.append(f"flagged but fixed: {', '.join(noisy)}")
+    verdict = (f"{len(buggy) - len(missed)}/{len(buggy)} buggy programs flagged, "
+               f"{len(fixed) - len(noisy)}/{len(fixed)} fixed ones clean "
+               f"({sum(map(len, findings.values()))} findings)")
+    return Step("lint", verdict, lines, failed=bool(noisy))
 
 
 def run_property_tests(build: pathlib.Path) -> Step | None:
