@@ -167,9 +167,8 @@ llvm::Error ApiTable::loadDirectory(llvm::StringRef Dir) {
 std::string ApiTable::qualifiedName(const Decl *D) {
   llvm::SmallVector<llvm::StringRef, 6> Parts;
   std::string Own;
-  if (const auto *Conv = dyn_cast<CXXConversionDecl>(D)) {
-    (void)Conv;
-    Own = "operator T";
+  if (isa<CXXConversionDecl>(D)) {
+    Own = "operator T"; // Tables name conversions independently of the type.
   } else if (const auto *ND = dyn_cast<NamedDecl>(D)) {
     Own = ND->getDeclName().isIdentifier() ? ND->getName().str()
                                            : ND->getNameAsString();

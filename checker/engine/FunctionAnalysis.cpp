@@ -389,14 +389,11 @@ bool FunctionAnalyzer::resultUsed(const CallExpr *Call) const {
 
 void FunctionAnalyzer::classifyReference(const Expr *Call, CallInfo &Info) {
   Info.Ref = RefUse::Read;
-  const Stmt *Child = Call;
   const Stmt *P = Parents.getParent(Call);
   while (P && (isa<ImplicitCastExpr>(P) || isa<ParenExpr>(P) ||
                isa<MaterializeTemporaryExpr>(P) ||
-               isa<CXXBindTemporaryExpr>(P) || isa<ExprWithCleanups>(P))) {
-    Child = P;
+               isa<CXXBindTemporaryExpr>(P) || isa<ExprWithCleanups>(P)))
     P = Parents.getParent(P);
-  }
   if (!P)
     return;
   auto Strip = [](const Expr *E) { return skipWrappers(E); };
@@ -436,7 +433,6 @@ void FunctionAnalyzer::classifyReference(const Expr *Call, CallInfo &Info) {
       Info.RefOperator = UO->isIncrementOp() ? "++" : "--";
     }
   }
-  (void)Child;
 }
 
 const Expr *FunctionAnalyzer::objectExpr(const CallExpr *Call,
@@ -734,8 +730,7 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
                                     State &St, bool Final) {
   const Expr *Init = VD->getInit();
   if (const auto *RD = VD->getType()->getAsCXXRecordDecl()) {
-    if (const ApiGuard *G = Ctx.Api.lookupGuard(RD)) {
-      (void)G;
+    if (Ctx.Api.lookupGuard(RD)) {
       std::vector<PathId> Locks;
       bool Acquires = true;
       const auto *Construct =
