@@ -29,23 +29,23 @@ constexpr long kItems = kProducers * kPerProducer;
 constexpr int kCapacity = 16;
 constexpr double kWatchdogSeconds = 3.0;
 
-// The ring and the shared counter of items taken; guarded by Shared::lock.
+// The ring; guarded by Shared::lock.
 struct Ring {
   long items[kCapacity];
   int head;  // index of the oldest item
   int size;
-  long taken;
 };
 
 struct Shared {
   mp::Lock lock;
   mp::Condition changed{lock};  // the ring gained or lost an item
   mp::RawValue<Ring> ring{Ring{}};
-  mp::RawArray<int> times_taken{kItems};
+  mp::RawArray<int> times_taken{kItems};  // per item, for the parent's check
+  mp::Value<long> count{0};               // items taken (Python's `cnt`), with its own lock
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(lock, changed, ring, times_taken);
+    archive(lock, changed, ring, times_taken, count);
   }
 };
 
@@ -72,21 +72,12 @@ long get(Shared& shared) {
   return item;
 }
 
-long taken(Shared& shared) {
-  mp::LockGuard guard(shared.lock);
-  return shared.ring.value().taken;
-}
-
-void count(Shared& shared, long item) {
-  mp::LockGuard guard(shared.lock);
-  ++shared.ring.value().taken;
-  ++shared.times_taken[item];
-}
-
 void consume(Shared shared) {
-  while (taken(shared) < kItems) {  // BUG: check ...
-    long item = get(shared);        // ... then act: the item counted may be another's
-    count(shared, item);
+  while (shared.count.value() < kItems) {  // BUG: check (a locked read) ...
+    long item = get(shared);               // ... then act: blocks if others took the rest
+    mp::LockGuard guard(shared.count.get_lock());
+    shared.count.value() += 1;
+    ++shared.times_taken[item];
   }
 }
 
@@ -113,7 +104,7 @@ int main(int argc, char** argv) {
     std::chrono::duration<double> left = deadline - std::chrono::steady_clock::now();
     blocked += c.join(std::max(left.count(), 0.0)) ? 0 : 1;
   }
-  long done = taken(shared);
+  long done = shared.count.get();
   if (blocked == 0) {
     std::printf("producer_consumer (%s): %ld of %ld items taken, no consumer hung this time\n",
                 method, done, kItems);
