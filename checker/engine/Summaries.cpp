@@ -61,7 +61,9 @@ const FunctionSummary *AnalysisContext::summaryFor(const FunctionDecl *Callee) {
   const SourceManager &SM = AST.getSourceManager();
   if (!SM.isInMainFile(SM.getExpansionLoc(Def->getLocation())))
     return nullptr;
-  if (InProgress.count(Def))
+  // A recursive call sees no summary; so does a call chain deeper than any
+  // hand-written code, which would otherwise exhaust the stack.
+  if (InProgress.count(Def) || InProgress.size() > 48)
     return nullptr;
   const FunctionResult &R = analyze(Def);
   return R.Analyzed && !R.Summary.empty() ? &R.Summary : nullptr;
