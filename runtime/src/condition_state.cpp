@@ -29,7 +29,7 @@ bool condition_sleep(ConditionState& c, std::uint32_t seq, double timeout) noexc
     std::uint64_t v = c.counts.load(std::memory_order_acquire);
     if ((v & kTokenMask) != 0) {
       if (c.counts.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel)) {
-        if ((v & kTokenMask) == 1) {
+        if ((v & kTokenMask) - 1 <= c.drain_target.load(std::memory_order_relaxed)) {
           c.drained.fetch_add(1, std::memory_order_release);
           futex_wake(&c.drained, 1);
         }
@@ -61,6 +61,8 @@ std::uint32_t condition_notify(ConditionState& c, std::uint32_t n) noexcept {
   do {
     k = std::min<std::uint32_t>(n, static_cast<std::uint32_t>(v >> 32));
     if (k == 0) return 0;
+    // Stale tokens (file comment) are not this notify's to wait for.
+    c.drain_target.store(static_cast<std::uint32_t>(v & kTokenMask), std::memory_order_relaxed);
   } while (!c.counts.compare_exchange_weak(v, v - k * kOneWaiter + k, std::memory_order_acq_rel,
                                            std::memory_order_relaxed));
   MP_HOOK("condition.notify.after_tokens");
@@ -70,7 +72,9 @@ std::uint32_t condition_notify(ConditionState& c, std::uint32_t n) noexcept {
   Deadline limit(kDrainLimitNs / 1e9);
   for (int spins = 0;; ++spins) {
     std::uint32_t d = c.drained.load(std::memory_order_acquire);
-    if ((c.counts.load(std::memory_order_acquire) & kTokenMask) == 0) break;
+    if ((c.counts.load(std::memory_order_acquire) & kTokenMask) <=
+        c.drain_target.load(std::memory_order_relaxed))
+      break;
     if (spins < kDrainSpins) {
       cpu_relax();
       continue;

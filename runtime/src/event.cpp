@@ -8,6 +8,9 @@
 #include "mp/hook.h"
 
 namespace mp {
+namespace {
+constexpr int kSpins = 100;
+}  // namespace
 
 Event::Event() : state_(detail::SharedPtr<detail::EventState>::make("mp.Event")) {}
 
@@ -30,6 +33,13 @@ void Event::clear() noexcept { state_->flag.store(0, std::memory_order_relaxed);
 bool Event::wait(double timeout) const noexcept {
   detail::EventState& s = *state_;
   if (is_set()) return true;
+  if (timeout != 0) {
+    // A set() from another core often arrives within microseconds; a sleep costs ~50 us.
+    for (int i = 0; i < kSpins; ++i) {
+      detail::cpu_relax();
+      if (is_set()) return true;
+    }
+  }
   detail::Deadline deadline(timeout);
   s.sleepers.fetch_add(1, std::memory_order_seq_cst);
   bool set = false;

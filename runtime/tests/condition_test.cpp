@@ -178,6 +178,32 @@ TYPED_TEST(ConditionTest, DeadHolderOfTheConditionsLockGivesOwnerDied) {
   cond.unlock();
 }
 
+void wait_forever(Condition cond, Semaphore sleeping) {
+  cond.lock();
+  sleeping.release();
+  (void)cond.wait();
+}
+
+TEST(Condition, AKilledWaiterCostsAtMostOneSlowNotify) {
+  Condition cond;
+  Semaphore sleeping(0);
+  auto p = get_context(kFork).Process(wait_forever, cond, sleeping);
+  p.start();
+  ASSERT_TRUE(sleeping.acquire(true, 30));
+  cond.lock();  // the child waits (its lock released) once this succeeds
+  cond.unlock();
+  p.kill();
+  ASSERT_TRUE(p.join(30));
+  LockGuard guard(cond);
+  auto start = Clock::now();
+  cond.notify();  // gives the dead waiter's wake-up: waits for it, in vain, about a second
+  EXPECT_LT(seconds_since(start), 3.0);
+  start = Clock::now();
+  cond.notify();
+  cond.notify_all();
+  EXPECT_LT(seconds_since(start), 0.5);
+}
+
 TEST(Condition, TimedWaitReturnsFalseAfterAboutTheTimeoutHoldingTheLockAgain) {
   RLock lock;
   Condition cond(lock);

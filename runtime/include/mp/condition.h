@@ -67,8 +67,10 @@ class Condition {
   bool wait_for(Predicate predicate, double timeout = -1);
 
   // Wakes min(n, number of waiters) waiters: exactly that many wait() calls return true.
-  // Does not block. Precondition: the caller holds the lock; otherwise throws
-  // std::logic_error and wakes nobody.
+  // Blocks (holding the lock) until those waiters have taken their wake-ups, as Python's
+  // does — so that a waiter arriving later cannot take one — which is normally one wake-up
+  // latency; at most about a second if a waiter was killed while waiting. Precondition: the caller
+  // holds the lock; otherwise throws std::logic_error and wakes nobody.
   void notify(int n = 1);
   // Wakes every waiter. Precondition: as notify.
   void notify_all();

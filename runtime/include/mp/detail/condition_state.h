@@ -12,9 +12,11 @@
 // Tokens are anonymous, so a waiter that registered *after* a notify could take a token
 // meant for one registered before it, and leave that one uncounted and asleep for good. As
 // in Python's multiprocessing.Condition, the notifier therefore waits, still holding the
-// lock (so nobody new can register), until its tokens are consumed: the last consumer bumps
-// `drained` and wakes it. A waiter killed while waiting may never consume its token; the
-// notifier stops waiting after kDrainLimitNs, leaving that token to the next waiter.
+// lock (so nobody new can register), until as many tokens are consumed as it gave: the
+// consumer that brings `tokens` down to `drain_target` bumps `drained` and wakes it. A waiter
+// killed while waiting may never consume its token; the notifier stops waiting after about a
+// second, and the stale token stays (a later waiter may take it: one early return). Later
+// notifies only wait for their own tokens, so a dead waiter costs one slow notify, not many.
 #pragma once
 
 #include <atomic>
@@ -24,8 +26,9 @@ namespace mp::detail {
 
 struct ConditionState {
   std::atomic<std::uint32_t> seq{0};
-  std::atomic<std::uint32_t> drained{0};  // bumped when the last token is consumed
-  std::atomic<std::uint64_t> counts{0};   // waiting << 32 | tokens
+  std::atomic<std::uint32_t> drained{0};       // bumped when tokens reach drain_target
+  std::atomic<std::uint32_t> drain_target{0};  // tokens left before the current notify
+  std::atomic<std::uint64_t> counts{0};        // waiting << 32 | tokens
 };
 
 // Counts the caller as a waiter; call while holding the condition's lock, before releasing
