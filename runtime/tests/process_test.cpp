@@ -316,6 +316,20 @@ TYPED_TEST(ProcessTest, ChildReceivesItsArguments) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+void add_to_own_copy(int& n, const std::string& text) {
+  n += static_cast<int>(text.size());
+  if (n != 5) throw std::runtime_error("wrong arguments");
+}
+
+TYPED_TEST(ProcessTest, ReferenceParametersBindToTheChildsCopies) {
+  int n = 2;
+  auto p = this->ctx().Process(add_to_own_copy, n, std::string("abc"));
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(n, 2);  // the child changed its copy
+}
+
 TYPED_TEST(ProcessTest, SegmentBackedArgumentIsSharedWithChild) {
   auto [ref, counter] = detail::make_shared_object<std::atomic<int>>("test-counter", 0);
   auto p = this->ctx().Process(store_in_segment, ref, 42);

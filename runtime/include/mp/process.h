@@ -110,7 +110,8 @@ struct ProcessState;
 //
 // The arguments are copied (decayed) into the Process; the child receives its own copies,
 // and start() lets go of the Process's (in thread mode: once the target returns), as Python
-// does.
+// does. The target gets them as rvalues, or — if it takes non-const lvalue references —
+// all as lvalues (one target cannot take both T& and U&& parameters).
 // A misuse of the object (start twice, join before start, use after close) throws
 // std::logic_error.
 class Process {
@@ -121,13 +122,13 @@ class Process {
   // checked at compile time.
   template <class F, class... Args>
     requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
-             std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)
+             detail::Runnable<F, Args...>)
   explicit Process(F&& target, Args&&... args)
       : Process(std::nullopt, ProcessOptions{},
                 make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   template <class F, class... Args>
-    requires(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)
+    requires(detail::Runnable<F, Args...>)
   Process(ProcessOptions options, F&& target, Args&&... args)
       : Process(std::nullopt, std::move(options),
                 make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
@@ -221,16 +222,16 @@ class Context {
 
   template <class F, class... Args>
     requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
-             std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)::mp::Process
-  Process(F&& target, Args&&... args) const {
+             detail::Runnable<F, Args...>)
+  mp::Process Process(F&& target, Args&&... args) const {
     return ::mp::Process(
         method_, ProcessOptions{},
         ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
 
   template <class F, class... Args>
-    requires(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>)::mp::Process
-  Process(ProcessOptions options, F&& target, Args&&... args) const {
+    requires(detail::Runnable<F, Args...>)
+  mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
     return ::mp::Process(
         method_, std::move(options),
         ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
@@ -252,13 +253,13 @@ class StaticContext {
   operator Context() const noexcept { return Context(M); }  // NOLINT: a context is a context
 
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions>)::mp::Process
-  Process(F&& target, Args&&... args) const {
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions>)
+  mp::Process Process(F&& target, Args&&... args) const {
     return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
   }
 
   template <class F, class... Args>
-  ::mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+  mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
     if constexpr (M == StartMethod::kSpawn) {
       static_assert(detail::PlainFunction<F>,
                     "mp: a spawn target must be a plain function — a free function or a "
@@ -270,7 +271,7 @@ class StaticContext {
                     "mp: the arguments of a spawn target must match its parameters and be "
                     "serializable (see mp/serialize.h): the spawned child receives them as bytes");
     }
-    static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
+    static_assert(detail::Runnable<F, Args...>,
                   "mp: the target cannot be called with these arguments");
     return ::mp::Process(
         M, std::move(options),

@@ -111,6 +111,11 @@ struct TrampolineOf<R (*)(Params...)> {
 template <class R, class... Params>
 struct TrampolineOf<R (*)(Params...) noexcept> : TrampolineOf<R (*)(Params...)> {};
 
+// What a Process can run: F callable with its own copies of the arguments, moved or not.
+template <class F, class... Args>
+concept Runnable = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> ||
+                   std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&...>;
+
 // A Process's target, erased.
 class Target {
  public:
@@ -130,7 +135,11 @@ class BoundTarget final : public Target {
       : f_(std::forward<G>(f)), args_(std::forward<A>(args)...) {}
 
   void run() override {
-    std::apply([this](Args&... args) { std::invoke(std::move(f_), std::move(args)...); }, args_);
+    if constexpr (std::is_invocable_v<F, Args...>) {
+      std::apply([this](Args&... args) { std::invoke(std::move(f_), std::move(args)...); }, args_);
+    } else {  // parameters that are non-const references bind to the child's own copies
+      std::apply([this](Args&... args) { std::invoke(f_, args...); }, args_);
+    }
   }
 
   std::optional<SpawnTarget> spawn_target() const override {
