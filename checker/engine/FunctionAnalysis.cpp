@@ -175,6 +175,8 @@ private:
   void transferStmt(const Stmt *S, const CFGBlock *B, State &St, bool Final);
   void transferCall(const CallExpr *Call, const CallInfo &Info,
                     const CFGBlock *B, State &St, bool Final);
+  void assignLocal(const Expr *LHS, const Expr *RHS, bool Replaces,
+                   State &St) const;
   void transferDecl(const VarDecl *VD, const CFGBlock *B, State &St,
                     bool Final);
   void transferReferenceWrite(const Expr *Ref, const CallInfo &Info,
@@ -800,6 +802,19 @@ void FunctionAnalyzer::transferReferenceWrite(const Expr *Ref,
                  Info.RefValue ? taintOf(Info.RefValue, St) : ReadSet{}, B, St);
 }
 
+void FunctionAnalyzer::assignLocal(const Expr *LHS, const Expr *RHS,
+                                   bool Replaces, State &St) const {
+  const auto *DRE = dyn_cast<DeclRefExpr>(skipWrappers(LHS));
+  const auto *VD = DRE ? dyn_cast<VarDecl>(DRE->getDecl()) : nullptr;
+  if (!VD || VD->hasGlobalStorage())
+    return;
+  ReadSet R = taintOf(RHS, St);
+  if (Replaces)
+    St.VarTaint[VD] = std::move(R);
+  else // `x += expr` keeps what x was derived from.
+    St.VarTaint[VD].insert(R.begin(), R.end());
+}
+
 void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
                                     bool Final) {
   struct EndPending {
@@ -841,15 +856,8 @@ void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
     // `x = expr` on a class-typed local.
     if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(Call);
         OC && OC->isAssignmentOp() && OC->getNumArgs() == 2)
-      if (const auto *DRE = dyn_cast<DeclRefExpr>(skipWrappers(OC->getArg(0))))
-        if (isa<VarDecl>(DRE->getDecl()) &&
-            !cast<VarDecl>(DRE->getDecl())->hasGlobalStorage()) {
-          ReadSet R = taintOf(OC->getArg(1), St);
-          if (OC->getOperator() == OO_Equal)
-            St.VarTaint[DRE->getDecl()] = R;
-          else
-            St.VarTaint[DRE->getDecl()].insert(R.begin(), R.end());
-        }
+      assignLocal(OC->getArg(0), OC->getArg(1), OC->getOperator() == OO_Equal,
+                  St);
     return;
   }
   if (const auto *DS = dyn_cast<DeclStmt>(S)) {
@@ -859,18 +867,8 @@ void FunctionAnalyzer::transferStmt(const Stmt *S, const CFGBlock *B, State &St,
     return;
   }
   if (const auto *BO = dyn_cast<BinaryOperator>(S)) {
-    if (!BO->isAssignmentOp())
-      return;
-    const auto *DRE =
-        dyn_cast<DeclRefExpr>(BO->getLHS()->IgnoreParenImpCasts());
-    if (!DRE || !isa<VarDecl>(DRE->getDecl()) ||
-        cast<VarDecl>(DRE->getDecl())->hasGlobalStorage())
-      return;
-    ReadSet R = taintOf(BO->getRHS(), St);
-    if (BO->getOpcode() == BO_Assign)
-      St.VarTaint[DRE->getDecl()] = R;
-    else
-      St.VarTaint[DRE->getDecl()].insert(R.begin(), R.end());
+    if (BO->isAssignmentOp())
+      assignLocal(BO->getLHS(), BO->getRHS(), BO->getOpcode() == BO_Assign, St);
     return;
   }
   if (const auto *RS = dyn_cast<ReturnStmt>(S)) {
