@@ -9,7 +9,8 @@ Steps, each a function returning a Step (a title, lines to show, a one-line verd
   run_corpus_programs  every corpus program: the fixed ones print their answers under each
                        start method, the buggy ones show their bug (a hang is stopped by a
                        timeout and counts as shown)
-  run_property_tests   a short property-test run (once the harness is built)
+  run_property_tests   a short run of every property-test binary, and the timelines the
+                       harness wrote for failing cases (the broken primitives' among them)
 The summary at the end has one line per step. Exit status 1 when a fixed program gave a
 wrong answer or a step failed.
 """
@@ -165,9 +166,37 @@ def lint_corpus(build: pathlib.Path) -> Step | None:
     return Step("lint", verdict, lines, failed=bool(noisy))
 
 
-def run_property_tests(build: pathlib.Path) -> Step | None:
-    """A short property-test run with progress, and the timeline of a failing case."""
-    return Step("property tests", "the demo's property-test step is still to be written")
+def run_property_tests(build: pathlib.Path, timeout: float = 300) -> Step | None:
+    """A short run of every property-test binary (few cases each), and the timelines the
+    harness wrote for failing cases, among them the deliberately broken primitives'."""
+    binaries = sorted((build / "bin").glob("*_props"))
+    if not binaries:
+        return Step("property tests", "not built yet")
+    out_dir = build / "demo" / "proptest-out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, RC_PARAMS="max_success=20", IPCHECK_PROPTEST_OUT=str(out_dir))
+    lines, passed, failed = [], 0, 0
+    for exe in binaries:
+        print(f"  running {exe.name} ...", flush=True)
+        try:
+            proc = subprocess.run([str(exe), "--gtest_brief=1"], capture_output=True, text=True,
+                                  env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            lines.append(f"!!  {exe.name}: stopped after {timeout:.0f} s")
+            failed += 1
+            continue
+        ok = re.search(r"\[  PASSED  \] (\d+) test", proc.stdout)
+        bad = re.search(r"\[  FAILED  \] (\d+) test", proc.stdout)
+        n_ok, n_bad = int(ok[1]) if ok else 0, int(bad[1]) if bad else 0
+        if proc.returncode != 0 and n_bad == 0:
+            n_bad = 1
+        passed, failed = passed + n_ok, failed + n_bad
+        lines.append(f"{'ok ' if n_bad == 0 else '!! '} {exe.name}: {n_ok} passed, {n_bad} failed")
+    timelines = sorted(out_dir.glob("*.html"))
+    if timelines:
+        lines.append(f"timelines of failing cases ({len(timelines)}), e.g. {timelines[0]}")
+    verdict = f"{passed} passed, {failed} failed (20 cases each); {len(timelines)} timelines"
+    return Step("property tests", verdict, lines, failed=failed > 0)
 
 
 # ---------------------------------------------------------------------------------------------
