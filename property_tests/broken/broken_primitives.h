@@ -81,7 +81,7 @@ struct RacyLockSut {
       case K::kRelease:
         lock.release();
         return {};
-      case K::kLocked:
+      default:
         break;
     }
     return {mp::models::Status::kValueError};

@@ -26,13 +26,21 @@ TEST(LockModel, AcquireIsEnabledOnlyWhenFree) {
   EXPECT_FALSE(lock.step(1, {LockOpKind::kAcquire}, kOk)) << "not reentrant";
 }
 
-TEST(LockModel, OnlyTheOwnerReleases) {
+TEST(LockModel, AnyProcessReleasesAHeldLockButNobodyAFreeOne) {
   Lock lock;
   ASSERT_TRUE(lock.step(1, {LockOpKind::kAcquire}, kOk));
-  EXPECT_FALSE(lock.step(2, {LockOpKind::kRelease}, kOk));
-  EXPECT_TRUE(lock.step(1, {LockOpKind::kRelease}, kOk));
+  EXPECT_TRUE(lock.step(2, {LockOpKind::kRelease}, kOk)) << "as Python's Lock";
   EXPECT_FALSE(lock.step(1, {LockOpKind::kRelease}, kOk)) << "released twice";
+  EXPECT_TRUE(lock.step(1, {LockOpKind::kRelease}, Reply<>{Status::kValueError}));
   EXPECT_TRUE(lock.step(3, {LockOpKind::kLocked}, kFalse));
+}
+
+TEST(LockModel, ReleaseIfHeldFollowsATryAcquire) {
+  Lock lock;
+  ASSERT_TRUE(lock.step(1, {LockOpKind::kAcquire}, kOk));
+  EXPECT_TRUE(lock.step(2, {LockOpKind::kReleaseIfHeld}, kFalse));
+  EXPECT_TRUE(lock.step(1, {LockOpKind::kReleaseIfHeld}, kOk));
+  EXPECT_EQ(lock.owner(), Lock::kNobody);
 }
 
 TEST(LockModel, TryAcquireOnAFreeLockMustSucceed) {
@@ -40,15 +48,31 @@ TEST(LockModel, TryAcquireOnAFreeLockMustSucceed) {
   EXPECT_FALSE(lock.step(1, {LockOpKind::kTryAcquire}, kFalse));
 }
 
-TEST(LockModel, DeathOfTheHolderGivesOwnerDiedToTheNextAcquirer) {
+TEST(LockModel, DeathOfTheHolderIsTakenOverByABlockingAcquireOnly) {
   Lock lock;
   ASSERT_TRUE(lock.step(1, {LockOpKind::kAcquire}, kOk));
   lock.crash(1);
+  EXPECT_TRUE(lock.step(3, {LockOpKind::kLocked}, kOk)) << "held by the dead";
+  EXPECT_TRUE(lock.step(2, {LockOpKind::kTryAcquire}, kFalse));
   EXPECT_FALSE(lock.step(2, {LockOpKind::kAcquire}, kOk));
   EXPECT_TRUE(lock.step(2, {LockOpKind::kAcquire}, Reply<>{Status::kOwnerDied}));
   EXPECT_EQ(lock.owner(), 2);
-  EXPECT_TRUE(lock.step(2, {LockOpKind::kRelease}, kOk));
-  EXPECT_TRUE(lock.step(3, {LockOpKind::kAcquire}, kOk)) << "orphaned only once";
+  EXPECT_TRUE(lock.inconsistent());
+}
+
+TEST(LockModel, InconsistentUntilMarkedConsistent) {
+  Lock lock;
+  ASSERT_TRUE(lock.step(1, {LockOpKind::kAcquire}, kOk));
+  lock.crash(1);
+  ASSERT_TRUE(lock.step(2, {LockOpKind::kAcquire}, Reply<>{Status::kOwnerDied}));
+  ASSERT_TRUE(lock.step(2, {LockOpKind::kRelease}, kOk));
+  EXPECT_FALSE(lock.step(3, {LockOpKind::kAcquire}, kOk));
+  ASSERT_TRUE(lock.step(3, {LockOpKind::kAcquire}, Reply<>{Status::kOwnerDied}));
+  EXPECT_TRUE(lock.step(2, {LockOpKind::kMarkConsistent}, Reply<>{Status::kValueError}))
+      << "only the holder";
+  EXPECT_TRUE(lock.step(3, {LockOpKind::kMarkConsistent}, kOk));
+  ASSERT_TRUE(lock.step(3, {LockOpKind::kRelease}, kOk));
+  EXPECT_TRUE(lock.step(4, {LockOpKind::kAcquire}, kOk));
 }
 
 TEST(LockModel, DeathOfANonHolderChangesNothing) {
@@ -65,6 +89,8 @@ TEST(RLockModel, OwnerReacquiresAndReleasesAsManyTimes) {
   ASSERT_TRUE(lock.step(1, {LockOpKind::kAcquire}, kOk));
   EXPECT_EQ(lock.count(), 2);
   EXPECT_TRUE(lock.step(2, {LockOpKind::kTryAcquire}, kFalse));
+  EXPECT_TRUE(lock.step(2, {LockOpKind::kRelease}, Reply<>{Status::kValueError}))
+      << "only the holder releases an RLock";
   ASSERT_TRUE(lock.step(1, {LockOpKind::kRelease}, kOk));
   EXPECT_FALSE(lock.step(2, {LockOpKind::kAcquire}, kOk)) << "still held once";
   ASSERT_TRUE(lock.step(1, {LockOpKind::kRelease}, kOk));

@@ -69,24 +69,29 @@ rc::Gen<std::vector<Op>> single(rc::Gen<Op> op) {
 }
 
 // Options for one run: a start mode from `modes`, a schedule seed (0, no noise, is what a
-// failing case shrinks to), and, when `kill_points` is not empty, sometimes a plan to kill a
-// branch process (1..max_process) at the Nth hit of one of those points ("" = any point).
+// failing case shrinks to), and, when `kill_points` is not empty, in about `kill_percent`
+// of the cases a plan to kill a branch process (1..max_process) at the 1st–3rd hit of one of
+// those points ("" = any point). Kill plans apply to fork and spawn only.
 inline rc::Gen<RunOptions> gen_run_options(std::vector<StartMode> modes,
                                            std::vector<std::string> kill_points = {},
-                                           int max_process = 4) {
-  auto fault = kill_points.empty()
-                   ? rc::gen::just(FaultPlan{})
-                   : rc::gen::oneOf(rc::gen::just(FaultPlan{}),
-                                    rc::gen::apply(
-                                        [](int process, const std::string& point, int hit) {
-                                          FaultPlan plan;
-                                          plan.process = process;
-                                          point.copy(plan.point, sizeof plan.point - 1);
-                                          plan.hit = hit;
-                                          return plan;
-                                        },
-                                        rc::gen::inRange(1, max_process + 1),
-                                        rc::gen::elementOf(kill_points), rc::gen::inRange(1, 4)));
+                                           int kill_percent = 20, int max_process = 4) {
+  auto plan = rc::gen::apply(
+      [](int process, const std::string& point, int hit) {
+        FaultPlan plan;
+        plan.process = process;
+        point.copy(plan.point, sizeof plan.point - 1);
+        plan.hit = hit;
+        return plan;
+      },
+      rc::gen::inRange(1, max_process + 1),
+      rc::gen::elementOf(kill_points.empty() ? std::vector<std::string>{""} : kill_points),
+      rc::gen::inRange(1, 4));
+  auto fault =
+      kill_points.empty()
+          ? rc::gen::just(FaultPlan{})
+          : rc::gen::weightedOneOf<FaultPlan>(
+                {{static_cast<std::size_t>(100 - kill_percent), rc::gen::just(FaultPlan{})},
+                 {static_cast<std::size_t>(kill_percent), plan}});
   return rc::gen::apply(
       [](StartMode mode, std::uint64_t seed, FaultPlan plan) {
         RunOptions options;
