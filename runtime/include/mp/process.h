@@ -24,7 +24,9 @@
 //
 // Exit codes (Process::exitcode): nullopt while running; 0 when the target returns; n when
 // the child calls exit(n) (fork, spawn); 1 when the target throws — the exception's type
-// name and what() go to stderr; -N when the child was killed by signal N.
+// name and what() go to stderr; -N when the child was killed by signal N; 255 if its
+// status was lost (another part of the program reaped it with waitpid(-1), or SIGCHLD is
+// ignored).
 //
 // A forked child ends with _exit once its target returns (after flushing stdio), so the
 // parent's atexit handlers and static destructors do not run twice, as Python's os._exit.
@@ -149,10 +151,12 @@ class Process {
 
   // Blocks until the child has exited or `timeout` seconds have passed (negative: no limit;
   // 0: does not block). Returns true if the child has exited (its exitcode is then set).
-  // Precondition: started. Survives EINTR.
+  // Preconditions: started, not closed, called in the process that started the child (a
+  // forked child holds copies of its parent's Process objects: std::logic_error there).
+  // Survives EINTR.
   bool join(double timeout = -1);
 
-  // True from start() until the child has exited. Does not block.
+  // True from start() until the child has exited. Does not block. Preconditions as join.
   [[nodiscard]] bool is_alive();
 
   // Sends SIGTERM (terminate) or SIGKILL (kill) to the child; nothing if it has already
