@@ -64,6 +64,21 @@ TEST(Pipe, SixteenMebibyteMessageArrivesWhole) {
   EXPECT_TRUE(got == big);
 }
 
+// A length past 4 GiB survives whole (not cut to 32 bits): shown without sending 4 GiB, by
+// a raw frame header that recv_bytes_into refuses by its full length.
+TEST(Pipe, LengthsBeyondFourGibibytesAreKept) {
+  auto [a, b] = Pipe();
+  std::uint64_t length = (std::uint64_t{1} << 32) + 3;
+  ASSERT_EQ(::write(a.fileno(), &length, sizeof length), 8);
+  char buffer[16];
+  try {
+    (void)b.recv_bytes_into(buffer, sizeof buffer);
+    ADD_FAILURE() << "no BufferTooShort";
+  } catch (const BufferTooShort& e) {
+    EXPECT_NE(std::string(e.what()).find("4294967299 bytes"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Pipe, RecvBytesIntoTooSmallBufferLeavesTheMessage) {
   auto [a, b] = Pipe();
   a.send_bytes("hello world");
