@@ -13,8 +13,9 @@
 // briefly, then sleeps in the kernel (a shared futex).
 //
 // Robustness: if the holder dies holding the lock (killed, crashed, or a thread that
-// returned), the next process waiting for it finds out within a few hundred milliseconds
-// and takes the lock over: its acquire throws mp::OwnerDied *with the lock held*. The state
+// returned), the next process waiting for it finds out within about 100 ms (a waiter
+// checks the holder's life after each sleep slice, never on the fast path) and takes the
+// lock over: its acquire throws mp::OwnerDied *with the lock held*. The state
 // the lock protects may be half-updated. The new holder repairs it, calls mark_consistent(),
 // and releases as usual. If it releases without mark_consistent(), the lock stays
 // inconsistent and the next acquirer gets mp::OwnerDied too. So:
@@ -29,10 +30,16 @@
 //   }
 //
 // A non-blocking acquire (acquire(false), try_lock) never checks the holder's life: a loop
-// of try_lock on a lock whose holder died spins forever. See mp/detail/owner.h for thread-id
-// reuse, the one case where a death goes unnoticed.
+// of try_lock on a lock whose holder died spins forever.
 //
-// ThreadSanitizer (thread mode): both locks are annotated as mutexes (mp/detail/tsan.h).
+// Limitation — thread-id reuse: the holder is known by its thread id. If it died and the
+// kernel gave its id to a new thread before a waiter looked (ids are reused only after
+// pid_max others were handed out), the waiter sees a live holder and waits until its
+// timeout. See mp/detail/owner.h.
+//
+// ThreadSanitizer (thread mode): both locks are annotated as mutexes (mp/detail/tsan.h);
+// one released by a non-owner or taken over from a dead holder is annotated as
+// release/acquire from then on.
 #pragma once
 
 #include <cstdint>
