@@ -1,7 +1,11 @@
 // mp::Barrier (mp/barrier.h): threading.Barrier's algorithm over a shared Lock + Condition.
 #include "mp/barrier.h"
 
+#include <link.h>
+
+#include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include "mp/errors.h"
 
@@ -25,10 +29,75 @@ void Barrier::bind_condition() {
   condition_.emplace(Condition(*lock_, state_.sibling(&state_->condition)));
 }
 
-void Barrier::throw_action_not_spawnable() {
-  throw ProcessError(
-      "mp::Barrier: a barrier with an action cannot be passed to a spawned child (the action "
-      "is a function of this process); use fork or thread, or a barrier without an action");
+namespace {
+
+// The module whose loaded segments contain `address`: its name (empty for the main program,
+// which dl_iterate_phdr lists first) and load address.
+struct ModuleOf {
+  std::uintptr_t address = 0;
+  bool found = false;
+  std::string name;
+  std::uintptr_t base = 0;
+};
+
+int find_module_of(dl_phdr_info* info, std::size_t, void* data) {
+  auto* q = static_cast<ModuleOf*>(data);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+    if (ph.p_type == PT_LOAD && q->address >= begin && q->address < begin + ph.p_memsz) {
+      q->found = true;
+      q->name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+      q->base = info->dlpi_addr;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+struct ModuleNamed {
+  const std::string* name;
+  bool first = true;
+  bool found = false;
+  std::uintptr_t base = 0;
+};
+
+int find_module_named(dl_phdr_info* info, std::size_t, void* data) {
+  auto* q = static_cast<ModuleNamed*>(data);
+  const bool is_main = q->first;
+  q->first = false;
+  const char* name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+  if (q->name->empty() ? is_main : *q->name == name) {
+    q->found = true;
+    q->base = info->dlpi_addr;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Barrier::locate_action(std::string& module, std::uint64_t& offset) const {
+  auto* const* fn = action_.target<void (*)()>();
+  if (fn == nullptr)
+    throw ProcessError(
+        "mp::Barrier: a spawned child cannot run this barrier's action: only a plain function "
+        "(a free function or a captureless lambda) can be found in a fresh image of the "
+        "program. Use one, or the fork or thread start method");
+  ModuleOf query;
+  query.address = reinterpret_cast<std::uintptr_t>(*fn);
+  dl_iterate_phdr(find_module_of, &query);
+  if (!query.found) throw ProcessError("mp::Barrier: the action's code is in no loaded module");
+  module = query.name;
+  offset = query.address - query.base;
+}
+
+void Barrier::resolve_action(const std::string& module, std::uint64_t offset) {
+  ModuleNamed query{&module};
+  dl_iterate_phdr(find_module_named, &query);
+  if (!query.found)
+    throw ProcessError("mp::Barrier: the action's module '" + module + "' is not loaded here");
+  action_ = reinterpret_cast<void (*)()>(query.base + offset);
 }
 
 // Runs `body` holding the internal lock. A process that died holding it leaves the

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <type_traits>
 
 #include "mp/condition.h"
 #include "mp/detail/shared_handle.h"
@@ -45,9 +47,11 @@ struct BarrierState {
 // Visibility: what each party wrote before wait() is visible to every party after wait()
 // returns (and to the action).
 //
-// Limitation: the action is a process-local function. It is carried to fork and thread
-// children; a Barrier that has an action cannot be passed to a spawned child (serializing it
-// throws mp::ProcessError).
+// The action runs in whichever process arrives last. Fork and thread children carry any
+// callable; a spawned child (a fresh image of the program) finds the action by its place
+// in the binary, so a Barrier passed to a spawned child needs a plain function — a free
+// function or a captureless lambda — as its action: passing one with another callable
+// (a lambda with captures) throws mp::ProcessError when the child is started.
 class Barrier {
  public:
   static constexpr bool kInheritanceOnly = true;
@@ -56,6 +60,12 @@ class Barrier {
   // `action` in the last process to arrive at each pass, with a default wait timeout in
   // seconds (negative: none). Throws std::system_error if memory is refused.
   explicit Barrier(std::size_t parties, std::function<void()> action = {}, double timeout = -1);
+  // The same with a plain function (a function pointer or a captureless lambda), which
+  // spawned children can run too.
+  template <class F>
+    requires std::is_convertible_v<F, void (*)()>
+  Barrier(std::size_t parties, F action, double timeout = -1)
+      : Barrier(parties, std::function<void()>(static_cast<void (*)()>(action)), timeout) {}
 
   // Waits for the other parties. Blocks until all `parties` have called wait() in this pass,
   // or the barrier breaks, or `timeout` seconds pass (nullopt: the default timeout; negative:
@@ -79,20 +89,30 @@ class Barrier {
 
   template <class Archive>
   void save(Archive& archive) const {
-    if (action_) throw_action_not_spawnable();
-    archive(state_);
+    std::string module;
+    std::uint64_t offset = 0;
+    const bool has_action = static_cast<bool>(action_);
+    if (has_action) locate_action(module, offset);
+    archive(state_, has_action, module, offset);
   }
   template <class Archive>
   void load(Archive& archive) {
-    archive(state_);
+    bool has_action = false;
+    std::string module;
+    std::uint64_t offset = 0;
+    archive(state_, has_action, module, offset);
     bind_condition();
+    if (has_action) resolve_action(module, offset);
   }
 
   // For deserialization only (cereal default-constructs first); names no barrier.
   Barrier() = default;
 
  private:
-  [[noreturn]] static void throw_action_not_spawnable();
+  // The action as (module, offset from the module's load address): the same in every
+  // process running the same binaries. Throws mp::ProcessError if it is no plain function.
+  void locate_action(std::string& module, std::uint64_t& offset) const;
+  void resolve_action(const std::string& module, std::uint64_t offset);
   void bind_condition();
   template <class F>
   auto locked(F&& body);
