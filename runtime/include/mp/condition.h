@@ -57,8 +57,9 @@ class Condition {
   // Releases the lock (every level of an RLock), blocks until notified or `timeout` seconds
   // pass (negative: no limit), then re-acquires the lock — without a time limit, as Python
   // does — and returns whether it was notified. Precondition: the caller holds the lock;
-  // otherwise throws std::logic_error and changes nothing. Spurious returns do not happen:
-  // true means a notify() chose this waiter.
+  // otherwise throws std::logic_error and changes nothing. true means a notify() chose this
+  // waiter; there are no spurious wake-ups, except once after a waiter was killed while
+  // waiting (see notify). May throw mp::OwnerDied while re-acquiring, with the lock held.
   bool wait(double timeout = -1);
 
   // Waits until `predicate()` is true or `timeout` seconds pass; returns the last value of
