@@ -1,0 +1,134 @@
+// mp::Value and mp::Array against mp::models::Value / Array: sequentially in one process,
+// concurrently under fork, thread and spawn (an increment under get_lock() is one step), and
+// the mistake the runtime cannot prevent: `v.value() += 1` without the lock loses updates,
+// which the harness must find.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "ipcheck/proptest/rapidcheck.h"
+#include "ipcheck/proptest/stateful.h"
+#include "mp/models/value.h"
+#include "mp/sharedctypes.h"
+#include "mp/synchronize.h"
+
+namespace ipcheck::proptest {
+namespace {
+
+namespace m = mp::models;
+using I = std::int64_t;
+using Op = m::ValueOp<I>;
+using V = m::ValueOpKind;
+
+const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn};
+
+// add under get_lock() when `locked_add`, else through the proxy's `+=` (read, then write).
+struct ValueSut {
+  mp::Value<I> value{0};
+  bool locked_add = true;
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(value, locked_add);
+  }
+
+  m::Reply<I> run(ProcessId, const Op& op) {
+    switch (op.kind) {
+      case V::kGet:
+        return m::ok(value.get());
+      case V::kSet:
+        value.set(op.value);
+        return {};
+      case V::kAdd:
+        if (!locked_add) {
+          auto ref = value.value();
+          ref += op.value;
+          return m::ok<I>(ref);  // may read a later value: that is the point
+        }
+        mp::LockGuard guard(value.get_lock());
+        value.set(value.get() + op.value);
+        return m::ok(value.get());
+    }
+    return {m::Status::kValueError};
+  }
+};
+
+struct ArraySut {
+  mp::Array<I> array = mp::Array<I>(std::size_t{3});  // not {3}: that is one element, 3
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(array);
+  }
+
+  m::Reply<I> run(ProcessId, const Op& op) {
+    try {
+      switch (op.kind) {
+        case V::kGet:
+          return m::ok(array.get(op.index));
+        case V::kSet:
+          array.set(op.index, op.value);
+          return {};
+        case V::kAdd: {
+          mp::LockGuard guard(array.get_lock());
+          array.set(op.index, array.get(op.index) + op.value);
+          return m::ok(array.get(op.index));
+        }
+      }
+    } catch (const std::out_of_range&) {
+      return {m::Status::kMissing};
+    }
+    return {m::Status::kValueError};
+  }
+};
+
+rc::Gen<Op> gen_value_op(std::size_t max_index) {
+  return rc::gen::apply([](V kind, I value, std::size_t index) { return Op{kind, value, index}; },
+                        rc::gen::element(V::kGet, V::kSet, V::kAdd), rc::gen::inRange<I>(-3, 4),
+                        rc::gen::inRange<std::size_t>(0, max_index + 1));
+}
+
+RC_GTEST_PROP(ValueProps, SequentialModelAgreesWithValue, ()) {
+  rc_check_sequential(m::Value<I>{}, [] { return ValueSut{mp::Value<I>(0)}; }, gen_value_op(0));
+}
+
+RC_GTEST_PROP(ValueProps, SequentialModelAgreesWithArray, ()) {
+  rc_check_sequential(m::Array<I>(3), [] { return ArraySut{}; }, gen_value_op(3));
+}
+
+RC_GTEST_PROP(ValueProps, ValueIsLinearizable, ()) {
+  const auto program = *gen_program(single(gen_value_op(0)));
+  const auto options = *gen_run_options(kAllModes);
+  rc_check_program(
+      "ValueProps.ValueIsLinearizable", m::Value<I>{}, [] { return ValueSut{mp::Value<I>(0)}; },
+      program, options);
+}
+
+RC_GTEST_PROP(ValueProps, ArrayIsLinearizableIndexByIndex, ()) {
+  const auto program = *gen_program(single(gen_value_op(2)));
+  const auto options = *gen_run_options(kAllModes);
+  rc_check_program(
+      "ValueProps.ArrayIsLinearizableIndexByIndex", m::Array<I>(3), [] { return ArraySut{}; },
+      program, options);
+}
+
+// The harness must catch Python's classic: `v.value += 1` without get_lock().
+TEST(ValueProps, AnIncrementWithoutTheLockIsCaughtLosingUpdates) {
+  const auto programs = gen_program(single(rc::gen::element(Op{V::kAdd, 1}, Op{V::kGet})));
+  for (StartMode mode : kAllModes) {
+    bool caught = false;
+    for (int i = 0; i < 100 && !caught; ++i) {
+      RunOptions options;
+      options.mode = mode;
+      options.schedule.seed = 0xadd + i;
+      CaseReport report = check_program(
+          std::string("ValueProps.UnlockedIncrement_") + to_string(mode), m::Value<I>{},
+          [] { return ValueSut{mp::Value<I>(0), false}; }, programs(rc::Random(77 + i), 50).value(),
+          options);
+      caught = !report.passed && report.verdict == Verdict::kNotLinearizable;
+    }
+    EXPECT_TRUE(caught) << "no lost update found under " << to_string(mode);
+  }
+}
+
+}  // namespace
+}  // namespace ipcheck::proptest
