@@ -162,8 +162,9 @@ TYPED_TEST(BarrierTest, ResetBreaksTheCurrentWaiters) {
 
 // The action counts passes in a segment every process maps: a plain function, so that a
 // spawned child can run it too (whichever process arrives last runs it).
-std::atomic<int>* g_action_runs = nullptr;
-void count_pass() { g_action_runs->fetch_add(1); }
+// Atomic: in thread mode every "process" sets it (to the same segment).
+std::atomic<std::atomic<int>*> g_action_runs{nullptr};
+void count_pass() { g_action_runs.load()->fetch_add(1); }
 
 void wait_ten_times(Barrier barrier, detail::SegmentRef runs) {
   g_action_runs = ints(runs);
@@ -219,7 +220,7 @@ TEST(Barrier, OnlyAPlainFunctionActionCanBeSerializedForSpawn) {
   int captured = 0;
   Barrier capturing(2, [&captured] { ++captured; });
   EXPECT_THROW(mp::serialize(capturing), ProcessError);
-  Barrier plain(1, [] { ++*g_action_runs; });  // captureless: a plain function
+  Barrier plain(1, [] { g_action_runs.load()->fetch_add(1); });  // captureless: a plain function
   std::atomic<int> runs{0};
   g_action_runs = &runs;
   auto copy = mp::deserialize<Barrier>(mp::serialize(plain));
