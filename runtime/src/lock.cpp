@@ -9,6 +9,18 @@
 
 namespace mp {
 namespace detail {
+
+// What differs between Lock and RLock on the contended path.
+struct LockKind {
+  const char* name;  // for messages
+  const char* hook;  // MP_HOOK point after taking the lock
+  bool recursive;
+};
+
+// Completes a contended acquire: TSan annotations, the recursion count, OwnerDied.
+bool finish_acquire(MutexState& s, LockResult result, const LockKind& kind, unsigned flags,
+                    bool tsan_mutex);
+
 namespace {
 
 // Spinning beats sleeping when the holder is about to release: a wake-up costs ~50 us here.
@@ -105,6 +117,30 @@ void throw_owner_died(const char* what, std::uint32_t dead_tid) {
 
 void throw_not_held(const char* what) { throw std::logic_error(what); }
 
+bool finish_acquire(MutexState& s, LockResult result, const LockKind& kind, unsigned flags,
+                    bool tsan_mutex) {
+  switch (result) {
+    case LockResult::kAcquired:
+      if (kind.recursive) s.count = 1;
+      tsan_post_lock(s, tsan_mutex, flags, true);
+      MP_HOOK(kind.hook);
+      if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
+        throw_owner_died(kind.name, 0);
+      return true;
+    case LockResult::kTookOverFromDeadOwner:
+      if (kind.recursive) s.count = 1;
+      // TSan still sees the dead thread as the holder: leave the mutex model (mp/lock.h).
+      tsan_post_lock(s, tsan_mutex, flags, false);
+      tsan_leave_mutex_mode(s);
+      tsan_post_lock(s, false, flags, true);
+      throw_owner_died(kind.name, s.inconsistent.load(std::memory_order_relaxed));
+    case LockResult::kTimedOut:
+      break;
+  }
+  tsan_post_lock(s, tsan_mutex, flags, false);
+  return false;
+}
+
 }  // namespace detail
 
 // ---- Lock ----
@@ -114,26 +150,9 @@ Lock::Lock() : state_(detail::SharedPtr<detail::MutexState>::make("mp.Lock")) {
 }
 
 bool Lock::acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan_mutex) {
-  detail::MutexState& s = *state_;
-  const unsigned flags = block ? 0 : MP_TSAN_TRY_LOCK;
-  switch (detail::mutex_lock_slow(s, me, block, timeout)) {
-    case detail::LockResult::kAcquired:
-      detail::tsan_post_lock(s, tsan_mutex, flags, true);
-      MP_HOOK("lock.acquire.after_cas");
-      if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
-        detail::throw_owner_died("mp::Lock", 0);
-      return true;
-    case detail::LockResult::kTookOverFromDeadOwner:
-      // TSan still sees the dead thread as the holder: leave the mutex model (mp/lock.h).
-      detail::tsan_post_lock(s, tsan_mutex, flags, false);
-      detail::tsan_leave_mutex_mode(s);
-      detail::tsan_post_lock(s, false, flags, true);
-      detail::throw_owner_died("mp::Lock", s.inconsistent.load(std::memory_order_relaxed));
-    case detail::LockResult::kTimedOut:
-      break;
-  }
-  detail::tsan_post_lock(s, tsan_mutex, flags, false);
-  return false;
+  return detail::finish_acquire(*state_, detail::mutex_lock_slow(*state_, me, block, timeout),
+                                {"mp::Lock", "lock.acquire.after_cas", false},
+                                block ? 0 : MP_TSAN_TRY_LOCK, tsan_mutex);
 }
 
 bool Lock::held_by_caller() const noexcept {
@@ -158,27 +177,9 @@ RLock::RLock() : state_(detail::SharedPtr<detail::MutexState>::make("mp.RLock"))
 }
 
 bool RLock::acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan_mutex) {
-  detail::MutexState& s = *state_;
-  const unsigned flags = MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK);
-  switch (detail::mutex_lock_slow(s, me, block, timeout)) {
-    case detail::LockResult::kAcquired:
-      s.count = 1;
-      detail::tsan_post_lock(s, tsan_mutex, flags, true);
-      MP_HOOK("rlock.acquire.after_cas");
-      if (s.inconsistent.load(std::memory_order_relaxed)) [[unlikely]]
-        detail::throw_owner_died("mp::RLock", 0);
-      return true;
-    case detail::LockResult::kTookOverFromDeadOwner:
-      s.count = 1;
-      detail::tsan_post_lock(s, tsan_mutex, flags, false);
-      detail::tsan_leave_mutex_mode(s);
-      detail::tsan_post_lock(s, false, flags, true);
-      detail::throw_owner_died("mp::RLock", s.inconsistent.load(std::memory_order_relaxed));
-    case detail::LockResult::kTimedOut:
-      break;
-  }
-  detail::tsan_post_lock(s, tsan_mutex, flags, false);
-  return false;
+  return detail::finish_acquire(*state_, detail::mutex_lock_slow(*state_, me, block, timeout),
+                                {"mp::RLock", "rlock.acquire.after_cas", true},
+                                MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK), tsan_mutex);
 }
 
 bool RLock::locked() const noexcept {
