@@ -127,6 +127,10 @@ llvm::Error ApiTable::loadText(llvm::StringRef Text, llvm::StringRef Name) {
                                      F.Name.c_str());
     Fn.ResultArg = F.Result;
     Fn.LockArg = F.Lock;
+    llvm::StringRef Qualified(Fn.Name);
+    size_t Sep = Qualified.rfind("::");
+    if (Sep != llvm::StringRef::npos)
+      Classes.insert(Qualified.substr(0, Sep));
     Functions[Fn.Name] = std::move(Fn);
   }
   for (const YamlGuard &G : Table.Guards)
@@ -266,6 +270,19 @@ const ApiFunction *ApiTable::lookup(const CallExpr *Call) const {
   const ApiFunction *F = lookupMethod(MD->getParent(), Method, 0);
   DeclCache[FD] = F;
   return F;
+}
+
+bool ApiTable::knowsClass(const CXXRecordDecl *Class) const {
+  if (!Class)
+    return false;
+  if (Classes.count(qualifiedName(Class)))
+    return true;
+  if (!Class->hasDefinition())
+    return false;
+  for (const CXXBaseSpecifier &Base : Class->bases())
+    if (knowsClass(Base.getType()->getAsCXXRecordDecl()))
+      return true;
+  return false;
 }
 
 const ApiGuard *ApiTable::lookupGuard(const CXXRecordDecl *Class) const {

@@ -13,6 +13,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Error.h"
 #include <string>
 #include <vector>
@@ -98,6 +99,9 @@ public:
   const ApiFunction *lookup(const clang::CallExpr *Call) const;
   const ApiFunction *lookupName(llvm::StringRef QualifiedName) const;
 
+  /// Whether some table describes methods of \p Class (or of a base).
+  bool knowsClass(const clang::CXXRecordDecl *Class) const;
+
   /// The guard description for a class, or null.
   const ApiGuard *lookupGuard(const clang::CXXRecordDecl *Class) const;
   /// The lock kind of a class (through a typedef or reference), or null.
@@ -119,6 +123,7 @@ private:
   llvm::StringMap<ApiGuard> Guards;
   llvm::StringMap<ApiLockKind> LockKinds;
   std::vector<std::string> Libraries;
+  llvm::StringSet<> Classes; ///< Qualified names with a method in a table.
   mutable llvm::DenseMap<const clang::FunctionDecl *, const ApiFunction *>
       DeclCache;
 };

@@ -8,6 +8,7 @@
 #include "clang/AST/ParentMap.h"
 #include "clang/AST/StmtCXX.h"
 #include "clang/Analysis/CFG.h"
+#include "clang/Basic/SourceManager.h"
 #include "llvm/ADT/STLExtras.h"
 #include <set>
 
@@ -117,7 +118,11 @@ struct CallInfo {
   const Expr *RefValue = nullptr; ///< The value assigned.
   std::string RefOperator;        ///< `+=`, `++`.
   bool IsBranchCondition = false; ///< A try-acquire decided by the branch.
-  bool ResultUsed = false;        ///< The call's value is tested or kept.
+  /// A method of a class no table describes (a std::queue, a Boost container in
+  /// shared memory): RoleRead or RoleWrite by its constness; it counts only for
+  /// objects the file also uses under a lock.
+  unsigned Generic = 0;
+  bool ResultUsed = false; ///< The call's value is tested or kept.
 };
 
 /// A lock taken on one edge of a branch whose condition is a try-acquire.
@@ -151,6 +156,7 @@ private:
   // Pre-scan.
   void scan(const Stmt *S);
   bool resultUsed(const CallExpr *Call) const;
+  unsigned genericRole(const CXXMemberCallExpr *MC) const;
   bool isRValueUse(const Expr *E) const;
   bool isGuardedField(const MemberExpr *ME);
   bool isPlainGlobal(const DeclRefExpr *DRE) const;
@@ -189,6 +195,8 @@ private:
   }
   const Stmt *fullStatementOf(const Stmt *S) const;
   void collectGarbage(State &St) const;
+  bool namesHelperObject(const CallExpr *Call, const FunctionSummary &S,
+                         unsigned ArgIndex) const;
   void recordRead(ReadKey Key, PathId Object, SourceLocation Loc,
                   std::string Api, State &St);
   void recordAction(ActionFact Fact, const ReadSet &Data, const CFGBlock *B,
@@ -272,8 +280,11 @@ void FunctionAnalyzer::scan(const Stmt *S) {
     }
     if (!Info.Api && !Info.GuardOfObject && Info.Callee && Info.Callee != FD)
       Info.Summary = Ctx.summaryFor(Info.Callee);
+    if (!Info.Api && !Info.GuardOfObject && !Info.Summary)
+      if (const auto *MC = dyn_cast<CXXMemberCallExpr>(Call))
+        Info.Generic = genericRole(MC);
     Info.ResultUsed = resultUsed(Call);
-    if (Info.Api || Info.Summary || Info.GuardOfObject) {
+    if (Info.Api || Info.Summary || Info.GuardOfObject || Info.Generic) {
       Interesting = true;
       Calls[Call] = Info;
     }
@@ -359,6 +370,44 @@ bool FunctionAnalyzer::isGuardedField(const MemberExpr *ME) {
           !VD->getType()->isReferenceType())
         return false;
   return true;
+}
+
+unsigned FunctionAnalyzer::genericRole(const CXXMemberCallExpr *MC) const {
+  const CXXMethodDecl *MD = MC->getMethodDecl();
+  if (!MD || MD->isStatic() || isa<CXXConversionDecl>(MD) ||
+      isa<CXXDestructorDecl>(MD))
+    return 0;
+  // Code of the file is described by its summary, not by its constness.
+  const SourceManager &SM = Ctx.AST.getSourceManager();
+  if (const FunctionDecl *Def = MD->getDefinition())
+    if (SM.isInMainFile(SM.getExpansionLoc(Def->getLocation())))
+      return 0;
+  const Expr *Object = MC->getImplicitObjectArgument();
+  if (!Object)
+    return 0;
+  QualType T = Object->IgnoreParenImpCasts()->getType();
+  if (T->isPointerType())
+    T = T->getPointeeType();
+  const CXXRecordDecl *Class = T->getAsCXXRecordDecl();
+  if (!Class || Ctx.Api.knowsClass(Class) || Ctx.Api.lookupLockKind(Class) ||
+      Ctx.Api.lookupGuard(Class))
+    return 0;
+  // An object local to this function is not shared.
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(skipWrappers(Object)))
+    if (const auto *VD = dyn_cast<VarDecl>(DRE->getDecl()))
+      if (VD->hasLocalStorage() && !VD->getType()->isReferenceType() &&
+          !VD->getType()->isPointerType())
+        return 0;
+  if (MD->isConst())
+    return RoleRead;
+  // `q.front()` on a non-const queue picks the non-const overload of an
+  // accessor.
+  for (const NamedDecl *Overload : MD->getParent()->lookup(MD->getDeclName()))
+    if (const auto *Other =
+            dyn_cast<CXXMethodDecl>(Overload->getUnderlyingDecl()))
+      if (Other->isConst())
+        return RoleRead;
+  return RoleWrite;
 }
 
 bool FunctionAnalyzer::resultUsed(const CallExpr *Call) const {
@@ -515,10 +564,21 @@ void FunctionAnalyzer::taint(const Stmt *S, const State &St,
           Reads.insert({Call, 0});
         return;
       }
-      if (Info.Summary)
+      if (Info.Generic == RoleRead) {
+        Reads.insert({Call, 0});
+        return;
+      }
+      if (Info.Summary) {
         for (unsigned J = 0; J < Info.Summary->Reads.size(); ++J)
           if (Info.Summary->Reads[J].FlowsToReturn)
             Reads.insert({Call, J + 1});
+        // Values passed in flow to the result; the objects the helper acts on
+        // or reads are handles, not values.
+        for (unsigned I = 0; I < Call->getNumArgs(); ++I)
+          if (!namesHelperObject(Call, *Info.Summary, I))
+            taint(Call->getArg(I), St, Reads);
+        return;
+      }
     }
   }
   for (const Stmt *Child : S->children())
@@ -550,6 +610,30 @@ void FunctionAnalyzer::collectGarbage(State &St) const {
       ++It;
     else
       It = St.Live.erase(It);
+}
+
+bool FunctionAnalyzer::namesHelperObject(const CallExpr *Call,
+                                         const FunctionSummary &S,
+                                         unsigned ArgIndex) const {
+  unsigned Param = ArgIndex;
+  if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(Call))
+    if (isa_and_nonnull<CXXMethodDecl>(OC->getDirectCallee())) {
+      if (ArgIndex == 0)
+        return true; // The object of a method.
+      Param = ArgIndex - 1;
+    }
+  auto Names = [&](PathId P) {
+    const ObjectPath &Path = Ctx.Paths.get(P);
+    return Path.Kind == ObjectPath::Param && Path.ParamIndex == Param;
+  };
+  for (const SummaryEffect &E : S.Reads)
+    if (Names(E.Object))
+      return true;
+  for (const SummaryEffect &E : S.Actions)
+    if (Names(E.Object))
+      return true;
+  return llvm::any_of(S.Takes, Names) || llvm::any_of(S.Acquires, Names) ||
+         llvm::any_of(S.Releases, Names);
 }
 
 void FunctionAnalyzer::recordRead(ReadKey Key, PathId Object,
@@ -601,6 +685,31 @@ void FunctionAnalyzer::recordAction(ActionFact Fact, const ReadSet &Data,
 void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
                                     const CFGBlock *B, State &St, bool Final) {
   SourceLocation Loc = Call->getExprLoc();
+  if (Info.Generic) {
+    const auto *MC = cast<CXXMemberCallExpr>(Call);
+    PathId Object = pathOf(MC->getImplicitObjectArgument());
+    if (Object == UnknownPath)
+      return;
+    Ctx.GenericObjects.insert(Object);
+    if (Final && !St.Held.empty())
+      Ctx.ObjectsUsedUnderLock.insert(Object);
+    std::string Name = MC->getMethodDecl()->getNameAsString();
+    if (Info.Generic == RoleRead) {
+      recordRead({Call, 0}, Object, Loc, Name, St);
+    } else if (Final) {
+      ReadSet Data;
+      for (const Expr *Arg : Call->arguments())
+        taint(Arg, St, Data);
+      ActionFact Fact;
+      Fact.Site = Call;
+      Fact.Loc = Loc;
+      Fact.Object = Object;
+      Fact.Api = Name;
+      Fact.Roles = RoleWrite;
+      recordAction(std::move(Fact), Data, B, St);
+    }
+    return;
+  }
   if (Info.GuardOfObject) {
     const auto *MC = cast<CXXMemberCallExpr>(Call);
     std::string Method =
@@ -709,14 +818,17 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
                  Name, St);
     if (!Final)
       return;
-    ReadSet Data;
-    for (const Expr *Arg : Call->arguments())
-      taint(Arg, St, Data);
     for (const SummaryEffect &E : S->Actions) {
       PathId Object = Ctx.Paths.substitute(E.Object, Call, Ctx.Api);
       if (Object == UnknownPath)
         continue;
+      // What flows into the action: the arguments, except the one naming it.
+      ReadSet Data;
+      for (const Expr *Arg : Call->arguments())
+        if (pathOf(Arg) != Object)
+          taint(Arg, St, Data);
       ActionFact Fact;
+      Fact.Revalidated = E.CheckedInside && !St.Held.empty();
       Fact.Site = Call;
       Fact.Loc = Loc;
       Fact.Object = Object;
@@ -1122,8 +1234,8 @@ void FunctionAnalyzer::run() {
     // itself: a caller's earlier check does not decide it.
     if (Exportable(F.Object) && (F.Roles & ActionRoles) && !F.Revalidated &&
         SeenActions.insert({F.Object, F.Roles}).second)
-      Out.Summary.Actions.push_back(
-          SummaryEffect{F.Object, F.Roles, F.Api, false});
+      Out.Summary.Actions.push_back(SummaryEffect{
+          F.Object, F.Roles, F.Api, false, !F.ControlReads.empty()});
   const State &Exit = InStates[Graph->getExit().getBlockID()];
   if (Exit.Reached)
     for (PathId L : Exit.Held)

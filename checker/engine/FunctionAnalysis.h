@@ -82,6 +82,9 @@ struct SummaryEffect {
   unsigned Roles = 0;
   std::string Api;
   bool FlowsToReturn = false;
+  /// An action the callee decides by its own read of the object: under a lock
+  /// held at the call, check and action are both protected.
+  bool CheckedInside = false;
 };
 
 struct FunctionSummary {
@@ -133,6 +136,10 @@ public:
   llvm::DenseSet<const clang::RecordDecl *> RecordsWithLockedAccess;
   llvm::DenseSet<const clang::RecordDecl *> RecordsWithLockMember;
   llvm::DenseMap<PathId, const clang::FieldDecl *> FieldOfPath;
+  /// Objects of classes no table describes, met through their methods, and
+  /// those of them the file uses under a lock (only these count as shared).
+  llvm::DenseSet<PathId> GenericObjects;
+  llvm::DenseSet<PathId> ObjectsUsedUnderLock;
 
   /// Whether findings on \p Object may be reported: a plain global scalar only
   /// when some code in the file accesses it under a lock.

@@ -32,6 +32,8 @@ const FunctionResult &AnalysisContext::analyze(const FunctionDecl *FD) {
 }
 
 bool AnalysisContext::isReportable(PathId Object) const {
+  if (GenericObjects.count(Object) && !ObjectsUsedUnderLock.count(Object))
+    return false;
   auto Field = FieldOfPath.find(Object);
   if (Field != FieldOfPath.end()) {
     const RecordDecl *Record = Field->second->getParent();

@@ -3,6 +3,7 @@
 // RUN: clang++-19 -std=c++20 -fsyntax-only -fplugin=ipcheck-plugin.so -Xclang -verify -I include %s
 
 #include <atomic>
+#include <queue>
 #include <vector>
 #include <mutex>
 #include <pthread.h>
@@ -265,6 +266,18 @@ void bad30_lock_wrappers_released(SharedState* shm) {
   unlock_state(shm);
   if (any)
     shm->slots = 0;  // expected-warning{{'shm->slots' may change between the check and '=': no lock is held from one to the other [ipc-check-then-act]}}
+}
+
+// A class no table describes (std::queue), shared because the file uses it under a lock.
+std::queue<int> jobs;
+
+bool bad31_std_queue(int& out) {
+  if (jobs.empty())  // expected-note{{'jobs' is checked here by 'empty'}}
+    return false;
+  std::lock_guard<std::mutex> guard(mutex);
+  out = jobs.front();
+  jobs.pop();  // expected-warning{{'jobs' may change between the check and 'pop': no lock is held from one to the other [ipc-check-then-act]}}
+  return true;
 }
 
 // --- near misses and correct code ----------------------------------------------------------
@@ -572,6 +585,33 @@ int ok41_sentinel_consumer(mp::Queue<int>& q) {
     sum += item;
   }
   return sum;
+}
+
+bool ok42_std_queue_locked(int& out) {
+  std::lock_guard<std::mutex> guard(mutex);
+  if (jobs.empty())
+    return false;
+  out = jobs.front();
+  jobs.pop();
+  return true;
+}
+
+void ok43_unshared_vector(std::vector<int>& results) {
+  if (!results.empty())  // Never used under a lock here: not known to be shared.
+    results.pop_back();
+}
+
+// A helper that checks and acts, called with a lock held: the call is fine. The helper itself
+// is reported, since the locks of its callers are unknowable (see the doc's limitations).
+static void drain_one(SharedState* shm) {
+  if (shm->slots > 0)  // expected-note{{'shm->slots' is checked here}}
+    shm->slots--;  // expected-warning{{'shm->slots' may change between the check and '--': no lock is held from one to the other [ipc-check-then-act]}} expected-warning{{non-atomic update of 'shm->slots': '--' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+void ok44_helper_called_under_lock(SharedState* shm) {
+  pthread_mutex_lock(&shm->mu);
+  drain_one(shm);
+  pthread_mutex_unlock(&shm->mu);
 }
 
 // --- known false negatives -----------------------------------------------------------------
