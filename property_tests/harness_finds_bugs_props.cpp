@@ -8,6 +8,7 @@
 
 #include "broken/broken_primitives.h"
 #include "ipcheck/proptest/rapidcheck.h"
+#include "mp/models/barrier.h"
 #include "mp/models/lock.h"
 #include "mp/models/value.h"
 
@@ -67,6 +68,30 @@ TEST_P(FindsBugs, ALostIncrement) {
       std::string("FindsBugs.LostIncrement_") + to_string(GetParam()), m::Value<I>{},
       gen_program(counter_block()), GetParam(), 200);
   ASSERT_FALSE(report.empty()) << "the harness missed a non-atomic increment";
+  EXPECT_NE(report.find("not linearizable"), std::string::npos) << report;
+}
+
+TEST_P(FindsBugs, ABarrierThatLetsAPartyThroughEarly) {
+  namespace b = broken;
+  const auto programs = rc::gen::map(rc::gen::inRange(2, 5), [](int parties) {
+    Program<m::BarrierOp> program;
+    program.branches.assign(parties, {{m::BarrierOpKind::kArrive}, {m::BarrierOpKind::kArrive}});
+    return program;
+  });
+  std::string report;
+  for (int i = 0; i < 100 && report.empty(); ++i) {
+    const Program<m::BarrierOp> program = programs(rc::Random(500 + i), 50).value();
+    const int parties = static_cast<int>(program.branches.size());
+    RunOptions options;
+    options.mode = GetParam();
+    options.schedule.seed = 0xba + i;
+    options.schedule.max_delay_us = 300;
+    CaseReport result = check_program(
+        std::string("FindsBugs.EarlyBarrier_") + to_string(GetParam()), m::Barrier(parties),
+        [=] { return b::EarlyBarrierSut{b::EarlyBarrier(parties)}; }, program, options);
+    if (!result.passed) report = result.text;
+  }
+  ASSERT_FALSE(report.empty()) << "the harness missed a barrier that lets a party through early";
   EXPECT_NE(report.find("not linearizable"), std::string::npos) << report;
 }
 

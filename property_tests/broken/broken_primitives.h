@@ -2,7 +2,7 @@
 //
 //   RacyLock        a "lock" that checks a flag, then sets it: two processes both get in
 //   UnlockedCounter an increment as a read then a write, without a lock: increments are lost
-//   LeakyLock       a lock whose release forgets to clear the flag for one process: deadlock
+//   EarlyBarrier    a barrier that lets a pass through when all but one party have arrived
 //
 // They live in shared memory (mp::detail::Segment) like the runtime's primitives, so they are
 // shared across fork as well as threads, and they call MP_HOOK at their racy steps as the
@@ -13,9 +13,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "mp/detail/segment.h"
 #include "mp/hook.h"
+#include "mp/models/barrier.h"
 #include "mp/models/lock.h"
 #include "mp/models/value.h"
 
@@ -138,6 +140,55 @@ struct UnlockedCounterSut {
         return mp::models::ok(counter.add(op.value));
     }
     return {mp::models::Status::kValueError};
+  }
+};
+
+class EarlyBarrier {
+ public:
+  explicit EarlyBarrier(int parties = 2) : parties_(parties) {
+    auto [ref, arrived] = mp::detail::make_shared_object<std::atomic<int>>("early-barrier", 0);
+    ref_ = ref;
+    arrived_ = arrived;
+  }
+  int wait() {
+    const int index = arrived_->fetch_add(1, std::memory_order_acq_rel);
+    const int pass_end = (index / parties_ + 1) * parties_;
+    MP_HOOK("broken.barrier.arrived");
+    while (arrived_->load(std::memory_order_acquire) < pass_end - 1) sched_yield();  // the bug
+    return index % parties_;
+  }
+
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(ref_, parties_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    archive(ref_, parties_);
+    arrived_ = static_cast<std::atomic<int>*>(ref_.data());
+  }
+
+ private:
+  mp::detail::SegmentRef ref_;
+  std::atomic<int>* arrived_ = nullptr;
+  int parties_ = 2;
+};
+
+// The system under test for EarlyBarrier, against mp::models::Barrier (wait in two phases).
+struct EarlyBarrierSut {
+  EarlyBarrier barrier;
+  static std::optional<mp::models::BarrierOp> second_phase(const mp::models::BarrierOp& op) {
+    if (op.kind == mp::models::BarrierOpKind::kArrive) {
+      return mp::models::BarrierOp{mp::models::BarrierOpKind::kLeave};
+    }
+    return std::nullopt;
+  }
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(barrier);
+  }
+  mp::models::Reply<> run(ProcessId, const mp::models::BarrierOp&) {
+    return mp::models::ok<std::int64_t>(barrier.wait());
   }
 };
 

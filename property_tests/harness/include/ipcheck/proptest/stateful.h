@@ -41,18 +41,32 @@ struct ModelCommand : rc::state::Command<M, Sut> {
 
   ModelCommand(mp::models::ProcessId p, typename M::Op o) : process(p), op(o) {}
 
-  void checkPreconditions(const M& model) const override {
-    RC_PRE(expected_result(model, process, op).has_value());
+  // The whole call, both phases of a two-phase operation (Sut::second_phase), applied with
+  // `result`; false if the model does not allow it.
+  bool step(M& model, const typename M::Result& result) const {
+    if (!model.step(process, op, result)) return false;
+    if constexpr (requires { Sut::second_phase(op); }) {
+      if (auto second = Sut::second_phase(op)) return model.step(process, *second, result);
+    }
+    return true;
   }
-  void apply(M& model) const override {
-    model.step(process, op, *expected_result(model, process, op));
+  // The result the model expects of the whole call, or nullopt if it would block.
+  std::optional<typename M::Result> expected(const M& model) const {
+    for (const auto& result : model.possible_results(process, op)) {
+      M copy = model;
+      if (step(copy, result)) return result;
+    }
+    return std::nullopt;
   }
+
+  void checkPreconditions(const M& model) const override { RC_PRE(expected(model).has_value()); }
+  void apply(M& model) const override { step(model, *expected(model)); }
   void run(const M& model, Sut& sut) const override {
     const typename M::Result result = sut.run(process, op);
     M copy = model;
-    if (!copy.step(process, op, result)) {
+    if (!step(copy, result)) {
       RC_FAIL("the model does not allow " + to_string(op) + " -> " + to_string(result) +
-              " (it expects " + to_string(*expected_result(model, process, op)) + ")");
+              " (it expects " + to_string(*expected(model)) + ")");
     }
   }
   void show(std::ostream& os) const override { os << 'p' << process << ' ' << to_string(op); }
