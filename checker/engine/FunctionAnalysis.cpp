@@ -160,6 +160,8 @@ private:
   bool isRValueUse(const Expr *E) const;
   bool isGuardedField(const MemberExpr *ME);
   bool isPlainGlobal(const DeclRefExpr *DRE) const;
+  /// The guarded field or global a local reference is bound to, or null.
+  const Expr *aliasOfPlain(const DeclRefExpr *DRE);
   void notePlainAccess(const Expr *E, const State &St);
   static bool isSelfValidating(const CallInfo &Info) {
     return Info.Api && Info.ResultUsed && Info.Ref == RefUse::None &&
@@ -246,7 +248,8 @@ void FunctionAnalyzer::scan(const Stmt *S) {
   const Expr *Plain = nullptr;
   if (const auto *ME = dyn_cast<MemberExpr>(S); ME && isGuardedField(ME))
     Plain = ME;
-  if (const auto *DRE = dyn_cast<DeclRefExpr>(S); DRE && isPlainGlobal(DRE))
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(S);
+      DRE && (isPlainGlobal(DRE) || aliasOfPlain(DRE)))
     Plain = DRE;
   if (const Expr *ME = Plain) {
     CallInfo Info;
@@ -312,7 +315,25 @@ bool FunctionAnalyzer::isPlainGlobal(const DeclRefExpr *DRE) const {
   return !isa<CXXConstructorDecl>(FD) && !isa<CXXDestructorDecl>(FD);
 }
 
+const Expr *FunctionAnalyzer::aliasOfPlain(const DeclRefExpr *DRE) {
+  const auto *VD = dyn_cast<VarDecl>(DRE->getDecl());
+  if (!VD || !VD->hasLocalStorage() || !VD->getType()->isReferenceType() ||
+      !VD->getInit())
+    return nullptr;
+  const Expr *Init = skipWrappers(VD->getInit());
+  if (const auto *ME = dyn_cast<MemberExpr>(Init); ME && isGuardedField(ME))
+    return ME;
+  if (const auto *Global = dyn_cast<DeclRefExpr>(Init);
+      Global && isPlainGlobal(Global))
+    return Global;
+  return nullptr;
+}
+
 void FunctionAnalyzer::notePlainAccess(const Expr *E, const State &St) {
+  // `int& n = shm->count; ++n;` is evidence about `shm->count`.
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(E))
+    if (const Expr *Target = aliasOfPlain(DRE))
+      E = Target;
   if (const auto *DRE = dyn_cast<DeclRefExpr>(E))
     if (!St.Held.empty())
       Ctx.GlobalsUsedUnderLock.insert(

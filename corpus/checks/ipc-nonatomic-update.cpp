@@ -214,6 +214,11 @@ void bad26_unguarded_where_guarded_elsewhere(Tally* t) {
   t->done++;  // expected-warning{{non-atomic update of 't->done': '++' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
 }
 
+void bad27_through_local_reference(SharedCounter* shm) {
+  long& hits = shm->hits;
+  hits += 1;  // expected-warning{{non-atomic update of 'shm->hits': '+=' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_value_lock(mp::Value<int>& v) {
@@ -343,6 +348,13 @@ void ok27_tally_guarded(sem_t* s, Tally* t) {
   sem_wait(s);
   t->done++;
   sem_post(s);
+}
+
+void ok28_local_reference_locked(SharedCounter* shm) {
+  pthread_mutex_lock(&shm->mu);
+  long& hits = shm->hits;
+  hits += 1;
+  pthread_mutex_unlock(&shm->mu);
 }
 
 // --- known false negatives -----------------------------------------------------------------
