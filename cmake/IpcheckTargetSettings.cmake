@@ -38,3 +38,28 @@ function(ipcheck_add_gtest name)
   gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" TIMEOUT 300
                        DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# A test that compiles one source against the given targets' headers and passes only if the
+# compiler rejects it with output matching EXPECT: for what must not compile (a capturing lambda
+# as a spawn target, an inheritance-only object in a pool task), with the message that names the
+# fix.
+#   ipcheck_add_compile_fail_test(NAME SOURCE file EXPECT regex LIBS targets... LABELS labels...)
+function(ipcheck_add_compile_fail_test name)
+  cmake_parse_arguments(ARG "" "SOURCE;EXPECT" "LIBS;LABELS" ${ARGN})
+  # An object library that is never built: it only carries the compile flags of LIBS for the
+  # test's command line.
+  set(flags_target ${name}_flags)
+  add_library(${flags_target} OBJECT EXCLUDE_FROM_ALL ${ARG_SOURCE})
+  target_link_libraries(${flags_target} PRIVATE ${ARG_LIBS})
+  set(includes "$<TARGET_PROPERTY:${flags_target},INCLUDE_DIRECTORIES>")
+  set(defines "$<TARGET_PROPERTY:${flags_target},COMPILE_DEFINITIONS>")
+  add_test(NAME ${name}
+           COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only
+                   "$<$<BOOL:${includes}>:-I$<JOIN:${includes},;-I>>"
+                   "$<$<BOOL:${defines}>:-D$<JOIN:${defines},;-D>>"
+                   ${ARG_SOURCE}
+           COMMAND_EXPAND_LISTS)
+  # The compiler's exit status is ignored: the test passes when its diagnostics match.
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}"
+                       PASS_REGULAR_EXPRESSION "${ARG_EXPECT}")
+endfunction()

@@ -316,6 +316,24 @@ TYPED_TEST(ProcessTest, ChildReceivesItsArguments) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
+struct Extent {  // trivially copyable, no cereal function: travels as its bytes
+  int width;
+  double height;
+};
+
+void check_plain_struct_argument(Extent extent, std::vector<Extent> more) {
+  if (extent.width != 3 || extent.height != 1.5 || more.size() != 2 || more[1].width != 7)
+    throw std::runtime_error("wrong arguments");
+}
+
+TYPED_TEST(ProcessTest, PlainStructArgumentsReachTheChild) {
+  auto p = this->ctx().Process(check_plain_struct_argument, Extent{3, 1.5},
+                               std::vector<Extent>{{5, 0.5}, {7, 2.5}});
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
 void add_to_own_copy(int& n, const std::string& text) {
   n += static_cast<int>(text.size());
   if (n != 5) throw std::runtime_error("wrong arguments");

@@ -37,6 +37,8 @@ static_assert(Serializable<std::map<std::string, std::vector<double>>>);
 static_assert(!Serializable<NotSerializable>);
 static_assert(!Serializable<int*>);
 static_assert(!Serializable<std::string_view>);  // trivially copyable, but a pointer inside
+static_assert(Serializable<std::tuple<Point, std::string, std::vector<Point>>>);
+static_assert(!Serializable<std::tuple<int, NotSerializable>>);
 
 TEST(Serialize, TriviallyCopyableIsItsBytes) {
   Point p{3, 4.5};
@@ -76,6 +78,26 @@ TEST(Serialize, UserTypeWithSerializeRoundTrips) {
 
 TEST(Serialize, WrongSizeForPlainBytesThrows) {
   EXPECT_THROW(deserialize<Point>("abc"), std::length_error);
+}
+
+// Arguments of a spawn target or a pool task travel as a tuple: plain structs that cereal
+// knows nothing of must work inside it, as they do alone.
+TEST(Serialize, TupleOfPlainStructsAndCerealTypesRoundTrips) {
+  std::tuple<Point, std::string, std::vector<Point>, Person> in{
+      Point{1, 2.5}, "text", {Point{3, 4.5}, Point{5, 6.5}}, Person{"someone", {1, 2}}};
+  auto out = deserialize<decltype(in)>(serialize(in));
+  EXPECT_EQ(std::get<0>(out).x, 1);
+  EXPECT_EQ(std::get<0>(out).y, 2.5);
+  EXPECT_EQ(std::get<1>(out), "text");
+  ASSERT_EQ(std::get<2>(out).size(), 2u);
+  EXPECT_EQ(std::get<2>(out)[1].x, 5);
+  EXPECT_EQ(std::get<3>(out), (Person{"someone", {1, 2}}));
+}
+
+TEST(Serialize, TruncatedTupleThrows) {
+  std::string bytes = serialize(std::tuple<Point, std::string>{Point{1, 2}, "some text"});
+  bytes.resize(bytes.size() - 4);
+  EXPECT_THROW((deserialize<std::tuple<Point, std::string>>(bytes)), cereal::Exception);
 }
 
 TEST(Serialize, TruncatedCerealInputThrows) {

@@ -9,7 +9,10 @@
 //   - a trivially copyable T without a cereal `serialize`/`save` of its own is its bytes
 //     (memcpy), e.g. `int`, `double`, `struct Point { int x, y; }`;
 //   - a `std::string` is its characters; a `std::vector<T>` of such trivially copyable T is
-//     its elements' bytes.
+//     its elements' bytes;
+//   - a `std::tuple` (a target's or a task's arguments) is its elements one after another in
+//     one archive, each by the rules above, so `std::tuple<Point, std::string>` works although
+//     cereal alone knows nothing of Point.
 // Everything cereal supports works: the standard types below (their cereal headers are
 // included here) and user types with a cereal `serialize(Archive&)` member or free function.
 //
@@ -39,6 +42,7 @@
 #include <streambuf>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -69,15 +73,20 @@ inline constexpr bool kIsView<std::span<E, N>> = true;
 // holding a pointer is trivially copyable too, and would travel as the pointer's bytes:
 // give such a type a cereal serialize function.
 template <class T>
-inline constexpr bool kIsPlainBytes =
-    std::is_arithmetic_v<T> || std::is_enum_v<T> ||
-    (std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-     !kIsView<T> && !kHasCerealFunction<T>);
+inline constexpr bool kIsPlainBytes = std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+                                      (std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+                                       !std::is_member_pointer_v<T> && !kIsView<T> &&
+                                       !kHasCerealFunction<T>);
 
 template <class T>
 struct IsVectorOfPlainBytes : std::false_type {};
 template <class T>
 struct IsVectorOfPlainBytes<std::vector<T>> : std::bool_constant<kIsPlainBytes<T>> {};
+
+template <class T>
+struct IsTuple : std::false_type {};
+template <class... Ts>
+struct IsTuple<std::tuple<Ts...>> : std::true_type {};
 
 template <class T>
 inline constexpr bool kCerealCanSave =
@@ -130,32 +139,84 @@ constexpr void check_serializable() {
                 "standard type it uses");
 }
 
+template <class... Ts>
+constexpr void check_serializable_elements(std::tuple<Ts...>*) {
+  (check_serializable<Ts>(), ...);
+}
+
+// One element of a tuple, into or out of a cereal archive: plain bytes and vectors of them as
+// binary data (cereal has no function for a user's trivially copyable struct), the rest by
+// cereal.
+template <class E>
+void save_element(cereal::BinaryOutputArchive& archive, const E& e) {
+  if constexpr (IsVectorOfPlainBytes<E>::value) {
+    archive(cereal::make_size_tag(static_cast<cereal::size_type>(e.size())));
+    archive(cereal::binary_data(e.data(), e.size() * sizeof(typename E::value_type)));
+  } else if constexpr (kIsPlainBytes<E>) {
+    archive(cereal::binary_data(&e, sizeof(E)));
+  } else {
+    archive(e);
+  }
+}
+
+template <class E>
+void load_element(cereal::BinaryInputArchive& archive, E& e) {
+  if constexpr (IsVectorOfPlainBytes<E>::value) {
+    cereal::size_type size = 0;
+    archive(cereal::make_size_tag(size));
+    e.resize(static_cast<std::size_t>(size));
+    archive(cereal::binary_data(e.data(), e.size() * sizeof(typename E::value_type)));
+  } else if constexpr (kIsPlainBytes<E>) {
+    archive(cereal::binary_data(static_cast<void*>(&e), sizeof(E)));
+  } else {
+    archive(e);
+  }
+}
+
+template <class T>
+inline constexpr bool kElementsSerializable = false;
+
 }  // namespace detail
 
 // What mp::serialize and mp::deserialize accept: trivially copyable values (not pointers) and
 // anything cereal's binary archives can save and load. Must be default-constructible to be
 // deserialized (cereal's rule, and deserialize returns T by value).
+// A tuple is Serializable when each of its elements is.
 template <class T>
 concept Serializable =
     !std::is_pointer_v<T> && !detail::kIsView<T> &&
-    (detail::kIsPlainBytes<T> || (detail::kCerealCanSave<T> && detail::kCerealCanLoad<T>));
+    (detail::kIsPlainBytes<T> || detail::kElementsSerializable<T> ||
+     (!detail::IsTuple<T>::value && detail::kCerealCanSave<T> && detail::kCerealCanLoad<T>));
+
+namespace detail {
+template <class... Ts>
+inline constexpr bool kElementsSerializable<std::tuple<Ts...>> = (Serializable<Ts> && ...);
+}  // namespace detail
 
 // Appends the bytes of `obj` to `out`. Does not block. Errors: whatever the type's cereal
 // functions throw (std::bad_alloc).
 template <class T>
 void serialize_into(const T& obj, std::string& out) {
-  detail::check_serializable<T>();
+  if constexpr (detail::IsTuple<T>::value) {
+    detail::check_serializable_elements(static_cast<T*>(nullptr));
+  } else {
+    detail::check_serializable<T>();
+  }
   if constexpr (std::is_same_v<T, std::string>) {
     out.append(obj);
   } else if constexpr (detail::IsVectorOfPlainBytes<T>::value) {
     out.append(reinterpret_cast<const char*>(obj.data()), obj.size() * sizeof(obj[0]));
   } else if constexpr (detail::kIsPlainBytes<T>) {
     out.append(reinterpret_cast<const char*>(&obj), sizeof(T));
-  } else if constexpr (detail::kCerealCanSave<T> && detail::kCerealCanLoad<T>) {
+  } else {
     detail::StringSink sink(out);
     std::ostream stream(&sink);
     cereal::BinaryOutputArchive archive(stream);
-    archive(obj);
+    if constexpr (detail::IsTuple<T>::value) {
+      std::apply([&](const auto&... e) { (detail::save_element(archive, e), ...); }, obj);
+    } else {
+      archive(obj);
+    }
   }
 }
 
@@ -172,7 +233,11 @@ std::string serialize(const T& obj) {
 // plain-bytes T, std::length_error if `bytes` is not exactly sizeof(T) long.
 template <class T>
 T deserialize(std::string_view bytes) {
-  detail::check_serializable<T>();
+  if constexpr (detail::IsTuple<T>::value) {
+    detail::check_serializable_elements(static_cast<T*>(nullptr));
+  } else {
+    detail::check_serializable<T>();
+  }
   if constexpr (std::is_same_v<T, std::string>) {
     return std::string(bytes);
   } else if constexpr (detail::IsVectorOfPlainBytes<T>::value) {
@@ -188,12 +253,16 @@ T deserialize(std::string_view bytes) {
     T out;
     std::memcpy(static_cast<void*>(&out), bytes.data(), sizeof(T));
     return out;
-  } else if constexpr (detail::kCerealCanSave<T> && detail::kCerealCanLoad<T>) {
+  } else {
     detail::ViewSource source(bytes);
     std::istream stream(&source);
     cereal::BinaryInputArchive archive(stream);
     T out{};
-    archive(out);
+    if constexpr (detail::IsTuple<T>::value) {
+      std::apply([&](auto&... e) { (detail::load_element(archive, e), ...); }, out);
+    } else {
+      archive(out);
+    }
     return out;
   }
 }
