@@ -94,6 +94,15 @@ static std::optional<ApiRole> parseRole(llvm::StringRef Name) {
       .Case("wait", RoleWait)
       .Case("fetch", RoleFetch)
       .Case("writeback", RoleWriteBack)
+      .Case("start", RoleStart)
+      .Case("start_workers", RoleStartWorkers)
+      .Case("main_guard", RoleMainGuard)
+      .Case("join", RoleJoin)
+      .Case("detach", RoleDetach)
+      .Case("async", RoleAsync)
+      .Case("collect", RoleCollect)
+      .Case("close", RoleClose)
+      .Case("terminate", RoleTerminate)
       .Default(std::nullopt);
 }
 
@@ -269,6 +278,18 @@ const ApiFunction *ApiTable::lookup(const CallExpr *Call) const {
     return It->second;
   const ApiFunction *F = lookupMethod(MD->getParent(), Method, 0);
   DeclCache[FD] = F;
+  return F;
+}
+
+const ApiFunction *ApiTable::lookup(const CXXConstructExpr *Construct) const {
+  const CXXConstructorDecl *Ctor = Construct->getConstructor();
+  if (!Ctor || Ctor->isCopyOrMoveConstructor() || Functions.empty())
+    return nullptr;
+  auto It = DeclCache.find(Ctor);
+  if (It != DeclCache.end())
+    return It->second;
+  const ApiFunction *F = lookupName(qualifiedName(Ctor));
+  DeclCache[Ctor] = F;
   return F;
 }
 

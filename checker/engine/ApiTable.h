@@ -43,6 +43,17 @@ enum ApiRole : unsigned {
   RoleWait = 1u << 10,
   RoleFetch = 1u << 11,
   RoleWriteBack = 1u << 12,
+  // Lifecycles of processes, threads and pools (bits apart from the lock
+  // roles).
+  RoleStart = 1u << 20, ///< Starts a process or thread that must be joined.
+  RoleStartWorkers = 1u << 21, ///< Starts processes the object owns (a pool).
+  RoleMainGuard = 1u << 22,    ///< `mp::init`: must run before any start.
+  RoleJoin = 1u << 23,         ///< Waits for the end of what was started.
+  RoleDetach = 1u << 24,       ///< Gives up the duty to join, on purpose.
+  RoleAsync = 1u << 25,     ///< Hands out a result that may still be pending.
+  RoleCollect = 1u << 26,   ///< Waits for a pending result.
+  RoleClose = 1u << 27,     ///< Accepts no more work (a pool's close).
+  RoleTerminate = 1u << 28, ///< Ends started work without waiting for it.
 };
 
 /// The roles that change shared state or lock ownership: what a stale check can
@@ -98,6 +109,9 @@ public:
   /// class that declares them.
   const ApiFunction *lookup(const clang::CallExpr *Call) const;
   const ApiFunction *lookupName(llvm::StringRef QualifiedName) const;
+  /// The entry of the constructor a construction calls (`std::thread::thread`),
+  /// or null; copies and moves are never in a table.
+  const ApiFunction *lookup(const clang::CXXConstructExpr *Construct) const;
 
   /// Whether some table describes methods of \p Class (or of a base).
   bool knowsClass(const clang::CXXRecordDecl *Class) const;

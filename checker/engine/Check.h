@@ -4,7 +4,9 @@
 #define IPCHECK_ENGINE_CHECK_H
 
 #include "engine/FunctionAnalysis.h"
+#include "clang/Basic/Diagnostic.h"
 #include "clang/Basic/SourceLocation.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include <memory>
 #include <string>
@@ -17,6 +19,7 @@ namespace ipcheck {
 struct FindingNote {
   clang::SourceLocation Loc;
   std::string Message;
+  std::vector<clang::FixItHint> Fixes; ///< A suggested change, not applied.
 };
 
 /// One diagnostic of one check, before suppression.
@@ -26,6 +29,8 @@ struct Finding {
   std::string Message; ///< Without the `[check]` suffix.
   std::vector<FindingNote> Notes;
   const clang::FunctionDecl *Function = nullptr;
+  /// Edits that fix the finding (clang's `-fixit` applies them).
+  std::vector<clang::FixItHint> Fixes;
 };
 
 /// A check turns the facts of the engine's analysis of one function into
@@ -39,6 +44,14 @@ public:
   virtual llvm::StringRef summary() const = 0;
   virtual void check(const FunctionResult &Result, AnalysisContext &Ctx,
                      std::vector<Finding> &Findings) = 0;
+  /// Called once per translation unit, after check() has seen every analyzed
+  /// function, with every function of the main file: for checks that need
+  /// their own analysis (lifecycles) or facts beyond functions (the
+  /// initializers of globals).
+  virtual void
+  checkTranslationUnit(AnalysisContext &Ctx,
+                       llvm::ArrayRef<const clang::FunctionDecl *> Functions,
+                       std::vector<Finding> &Findings) {}
 };
 
 /// Every check ipcheck has, in a stable order.

@@ -3,6 +3,8 @@
 #include "engine/Driver.h"
 #include "checks/CheckThenActCheck.h"
 #include "checks/NonatomicUpdateCheck.h"
+#include "checks/ProcessNotJoinedCheck.h"
+#include "checks/ProxyLostUpdateCheck.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/RecursiveASTVisitor.h"
@@ -19,6 +21,8 @@ std::vector<std::unique_ptr<IpcCheck>> createAllChecks() {
   std::vector<std::unique_ptr<IpcCheck>> Checks;
   Checks.push_back(std::make_unique<CheckThenActCheck>());
   Checks.push_back(std::make_unique<NonatomicUpdateCheck>());
+  Checks.push_back(std::make_unique<ProxyLostUpdateCheck>());
+  Checks.push_back(std::make_unique<ProcessNotJoinedCheck>());
   return Checks;
 }
 
@@ -119,6 +123,8 @@ public:
       for (IpcCheck *C : Enabled)
         C->check(R, Analysis, Findings);
     }
+    for (IpcCheck *C : Enabled)
+      C->checkTranslationUnit(Analysis, Visitor.Functions, Findings);
     std::vector<size_t> Order(Findings.size());
     for (size_t I = 0; I < Order.size(); ++I)
       Order[I] = I;

@@ -221,9 +221,18 @@ void Reporter::report(const Finding &F, DiagnosticsEngine &Diags,
                     ? Diags.getCustomDiagID(DiagnosticsEngine::Error, "%0")
                     : Diags.getCustomDiagID(DiagnosticsEngine::Warning, "%0");
   unsigned NoteID = Diags.getCustomDiagID(DiagnosticsEngine::Note, "%0");
-  Diags.Report(F.Loc, ID) << (F.Message + " [" + F.Check + "]");
-  for (const FindingNote &N : F.Notes)
-    Diags.Report(N.Loc, NoteID) << N.Message;
+  {
+    DiagnosticBuilder B = Diags.Report(F.Loc, ID);
+    B << (F.Message + " [" + F.Check + "]");
+    for (const FixItHint &Fix : F.Fixes)
+      B << Fix;
+  }
+  for (const FindingNote &N : F.Notes) {
+    DiagnosticBuilder B = Diags.Report(N.Loc, NoteID);
+    B << N.Message;
+    for (const FixItHint &Fix : N.Fixes)
+      B << Fix;
+  }
   R.Level = AsError ? "error" : "warning";
   if (Log) {
     if (AsError)

@@ -1,8 +1,12 @@
 // Minimal declarations mirroring docs/api-contract.md (mp/managers.h).
+// Reads through a proxy return copies; writes are explicit, as in Python: changing what get()
+// returned changes only the copy.
 #pragma once
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace mp {
@@ -11,11 +15,17 @@ template <class K, class V>
 class DictProxy {
  public:
   V get(const K& k) const;
+  V get(const K& k, const V& fallback) const;
   V operator[](const K& k) const;
   void set(const K& k, const V& v);
   bool contains(const K& k) const;
+  std::size_t size() const;
+  std::vector<K> keys() const;
   std::vector<std::pair<K, V>> items() const;
   void update(const std::map<K, V>& other);
+  void erase(const K& k);
+  // Runs fn on the value in the manager's process, atomically: the alternative to a fetched
+  // copy written back.
   void update_with(const K& k, std::function<V(V)> fn);
 };
 
@@ -26,6 +36,8 @@ class ListProxy {
   T operator[](std::size_t i) const;
   void set(std::size_t i, const T& v);
   void append(const T& v);
+  std::size_t size() const;
+  void update_with(std::size_t i, std::function<T(T)> fn);
 };
 
 template <class T>
@@ -33,6 +45,38 @@ class ValueProxy {
  public:
   T get() const;
   void set(const T& v);
+  void update_with(std::function<T(T)> fn);
 };
+
+// Python's Namespace: named fields, each read as a copy and written whole.
+class Namespace {
+ public:
+  template <class T>
+  T get(const std::string& field) const;
+  template <class T>
+  void set(const std::string& field, const T& value);
+};
+
+class BaseManager {
+ public:
+  BaseManager();
+  void start();
+  void connect();
+  void shutdown();
+};
+
+class SyncManager : public BaseManager {
+ public:
+  template <class K, class V>
+  DictProxy<K, V> dict();
+  template <class T>
+  ListProxy<T> list();
+  template <class T>
+  ValueProxy<T> Value(const T& initial);
+  ::mp::Namespace Namespace();
+};
+
+// Starts a SyncManager's server process, as Python's multiprocessing.Manager().
+SyncManager Manager();
 
 }  // namespace mp

@@ -1,6 +1,7 @@
 #pragma once
 #include "mp/connection.h"
 #include "mp/managers.h"
+#include "mp/pool.h"
 #include "mp/process.h"
 #include "mp/queues.h"
 #include "mp/shared_memory.h"
