@@ -37,16 +37,6 @@ namespace {
 
 constexpr const char* kPayloadVariable = "MP_SPAWN_FD";
 
-// A code address as "module + offset", valid in any process running the same binaries.
-struct CodeAddress {
-  std::string module;  // empty: the main program
-  std::uint64_t offset = 0;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(module, offset);
-  }
-};
-
 struct Payload {
   CodeAddress fn;
   CodeAddress trampoline;
@@ -71,7 +61,9 @@ struct LocateQuery {
   CodeAddress result;
 };
 
-CodeAddress locate(const void* address) {
+}  // namespace
+
+CodeAddress locate_code(const void* address) {
   LocateQuery query{reinterpret_cast<std::uintptr_t>(address), false, {}};
   dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* data) -> int {
@@ -91,9 +83,12 @@ CodeAddress locate(const void* address) {
         return 0;
       },
       &query);
-  if (!query.found) throw ProcessError("mp: spawn: the target's code is in no loaded module");
+  if (!query.found)
+    throw ProcessError("mp: the code of a spawn target or pool task is in no loaded module");
   return query.result;
 }
+
+namespace {
 
 struct BaseQuery {
   const std::string* module;
@@ -122,6 +117,21 @@ bool find_base(const std::string& module, std::uintptr_t& base) {
   return query.found;
 }
 
+}  // namespace
+
+void* resolve_code(const CodeAddress& address) {
+  std::uintptr_t base = 0;
+  if (!find_base(address.module, base)) {
+    // A library the parent loaded with dlopen: load it here too.
+    if (::dlopen(address.module.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr ||
+        !find_base(address.module, base))
+      throw ProcessError("mp: cannot load module '" + address.module + "' of a target");
+  }
+  return reinterpret_cast<void*>(base + address.offset);
+}
+
+namespace {
+
 [[noreturn]] void child_failure(const std::string& what) {
   std::fprintf(stderr, "mp: spawned child: %s\n", what.c_str());
   std::fflush(stderr);
@@ -129,14 +139,11 @@ bool find_base(const std::string& module, std::uintptr_t& base) {
 }
 
 void* resolve(const CodeAddress& address) {
-  std::uintptr_t base = 0;
-  if (!find_base(address.module, base)) {
-    // A library the parent loaded with dlopen: load it here too.
-    if (::dlopen(address.module.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr ||
-        !find_base(address.module, base))
-      child_failure("cannot load module '" + address.module + "' of the target");
+  try {
+    return resolve_code(address);
+  } catch (const std::exception& e) {
+    child_failure(e.what());
   }
-  return reinterpret_cast<void*>(base + address.offset);
 }
 
 std::vector<char*>& saved_argv() {
@@ -159,7 +166,7 @@ void write_all(int fd, const char* data, std::size_t size) {
 }
 
 std::string read_payload(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) child_failure("cannot stat the payload descriptor");
   std::string bytes(static_cast<std::size_t>(st.st_size), '\0');
   std::size_t done = 0;
@@ -247,8 +254,8 @@ void start_spawn(ProcessState& s) {
         "at compile time, or the fork or thread start method");
 
   const Self& me = current_self();
-  Payload payload{locate(target->fn),
-                  locate(reinterpret_cast<const void*>(target->trampoline)),
+  Payload payload{locate_code(target->fn),
+                  locate_code(reinterpret_cast<const void*>(target->trampoline)),
                   std::move(target->args),
                   s.name,
                   s.daemon,

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,22 @@ std::string current_exception_type_name();
 // connection.cpp: ppoll over `fds` for `timeout` seconds (negative: forever), surviving
 // EINTR. Returns how many are ready.
 int poll_fds(pollfd* fds, nfds_t n, double timeout);
+
+// A code address as "module + offset", valid in any process running the same binaries
+// (spawn targets, pool tasks).
+struct CodeAddress {
+  std::string module;  // empty: the main program
+  std::uint64_t offset = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(module, offset);
+  }
+};
+// Where `address` is. Throws mp::ProcessError if it is in no loaded module.
+CodeAddress locate_code(const void* address);
+// The address of `address` in this process, loading its module if the parent had loaded it
+// with dlopen. Throws mp::ProcessError if that fails.
+void* resolve_code(const CodeAddress& address);
 
 // spawn.cpp
 void start_spawn(ProcessState& s);
