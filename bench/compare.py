@@ -157,6 +157,8 @@ class Sources:
             records = self.bench.get(binary, {}).get(name, [])
             values = [bench_value(r, source["field"]) for r in records]
             return median([v for v in values if v is not None])
+        if "value" in source:
+            return float(source["value"])
         if "python" in source:
             values = [r.get(source["key"]) for r in self.python.get(source["python"], [])]
             return median([float(v) for v in values if v is not None])

@@ -2,6 +2,7 @@
 #include "mp/detail/queue_core.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <climits>
@@ -31,6 +32,7 @@ constexpr u64 kHeader = sizeof(u64);
 
 // Spinning beats sleeping when the other side is about to act: a wake-up costs ~50 us here.
 constexpr std::int64_t kSpinNs = 30'000;
+constexpr std::int64_t kYieldAfterNs = 3'000;
 // A sleeper looks again at least this often, in case the process that should have woken it
 // was killed between its commit and the wake-up.
 constexpr std::int64_t kMaxSleepNs = 100'000'000;
@@ -70,22 +72,34 @@ double seconds_left(const Deadline& deadline) {
   return left > 0 ? static_cast<double>(left) / 1e9 : 0.0;
 }
 
+// Sleeping and waking. `events` is a futex word: even while sleepers may be waiting for a
+// wake-up, odd once a waker has woken them and no sleeper has armed it again since. So a
+// burst of commits while a sleeper is still on its way back to a CPU costs one FUTEX_WAKE,
+// not one per commit.
+
 // Waits until `gen` no longer holds `seen` (true) or the deadline passes (false): spins
 // first, then sleeps on `events` registered in `waiting` (see signal_change).
 bool wait_for_change(const std::atomic<u64>& gen, u64 seen, std::atomic<std::uint32_t>& events,
                      std::atomic<std::uint32_t>& waiting, const Deadline& deadline) {
-  const std::int64_t spin_end = monotonic_ns() + kSpinNs;
+  const std::int64_t start = monotonic_ns();
   for (unsigned i = 0;; ++i) {
     if (gen.load(std::memory_order_acquire) != seen) return true;
     cpu_relax();
     if ((i & 63) == 63) {
-      if (monotonic_ns() >= spin_end) break;
+      const std::int64_t now = monotonic_ns();
+      if (now - start >= kSpinNs) break;
       if (deadline.expired()) return false;
+      // Past the first microseconds, the other side may be waiting for this CPU: let it run.
+      if (now - start >= kYieldAfterNs) ::sched_yield();
     }
   }
   for (;;) {
     waiting.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t observed = events.load(std::memory_order_seq_cst);
+    std::uint32_t armed = events.load(std::memory_order_seq_cst);
+    while ((armed & 1) != 0 &&
+           !events.compare_exchange_weak(armed, armed + 1, std::memory_order_seq_cst)) {
+    }
+    if ((armed & 1) != 0) ++armed;
     if (gen.load(std::memory_order_seq_cst) != seen) {
       waiting.fetch_sub(1, std::memory_order_relaxed);
       return true;
@@ -95,7 +109,7 @@ bool wait_for_change(const std::atomic<u64>& gen, u64 seen, std::atomic<std::uin
     const timespec* relative = deadline.slice(kMaxSleepNs, ts, expired);
     if (!expired) {
       MP_HOOK("queue.wait.before_sleep");
-      (void)futex_wait(&events, observed, relative);
+      (void)futex_wait(&events, armed, relative);
     }
     waiting.fetch_sub(1, std::memory_order_relaxed);
     if (gen.load(std::memory_order_acquire) != seen) return true;
@@ -103,14 +117,22 @@ bool wait_for_change(const std::atomic<u64>& gen, u64 seen, std::atomic<std::uin
   }
 }
 
-// After a commit: wakes the sleepers of wait_for_change, if any registered. The fence pairs
-// with the sleeper's registration: either it sees the new generation or this sees it.
+// After a commit and the release of the side's lock: wakes the sleepers of wait_for_change,
+// if any registered and nobody woke them yet. A full fence between the commit and the load
+// of `waiting` pairs with the sleeper's registration: either it sees the new generation or
+// this sees it. On x86 the lock release (an exchange, a locked instruction) is that fence
+// already, and an mfence would cost as much again on the fast path.
 void signal_change(std::atomic<std::uint32_t>& events, std::atomic<std::uint32_t>& waiting) {
+#if defined(__x86_64__) || defined(__i386__)
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#else
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (waiting.load(std::memory_order_relaxed) != 0) {
-    events.fetch_add(1, std::memory_order_seq_cst);
+#endif
+  if (waiting.load(std::memory_order_relaxed) == 0) return;
+  std::uint32_t armed = events.load(std::memory_order_seq_cst);
+  if ((armed & 1) == 0 &&
+      events.compare_exchange_strong(armed, armed + 1, std::memory_order_seq_cst))
     futex_wake(&events, INT_MAX);
-  }
 }
 
 // Releases a side's lock at the end of a scope.
@@ -153,8 +175,8 @@ void QueueCore::bind() {
   consumer_lock_ = Lock(shared_.sibling(&shared_->consumer_mutex));
 }
 
-void QueueCore::check_open(const char* call) const {
-  if (closed_) throw std::logic_error(std::string(call) + ": the queue is closed");
+void QueueCore::throw_closed(const char* call) {
+  throw std::logic_error(std::string(call) + ": the queue is closed");
 }
 
 std::int64_t QueueCore::maxsize() const noexcept {

@@ -117,16 +117,18 @@ struct QueueShared {
   const std::uint64_t ring_bytes;
   const std::uint64_t arena_bytes;
 
+  // Each side's lock and cache share a cache line that only that side writes; the words it
+  // publishes have lines of their own, which the other side reads.
   alignas(64) MutexState producer_mutex;
-  Committed<kProducerWords> producer;
   // The consumer words as a producer last read them (only ever behind: a conservative view
   // of the room left). Guarded by producer_mutex.
   std::uint64_t consumer_seen[kConsumerWords] = {};
+  alignas(64) Committed<kProducerWords> producer;
 
   alignas(64) MutexState consumer_mutex;
-  Committed<kConsumerWords> consumer;
   // The producer words as a consumer last read them. Guarded by consumer_mutex.
   std::uint64_t producer_seen[kProducerWords] = {};
+  alignas(64) Committed<kConsumerWords> consumer;
 
   // Futex words bumped after a commit when someone sleeps, and the sleeper counts.
   alignas(64) std::atomic<std::uint32_t> put_events{0};
@@ -183,7 +185,11 @@ class QueueCore {
 
  private:
   void bind();
-  void check_open(const char* call) const;
+  void check_open(const char* call) const {
+    if (closed_) [[unlikely]]
+      throw_closed(call);
+  }
+  [[noreturn]] static void throw_closed(const char* call);
   bool lock_side(Lock& lock, bool producer_side, bool block, double timeout);
   // With the side lock held: one put or get, or false (and the other side's generation seen)
   // if there is no room or no item.
