@@ -35,6 +35,9 @@ function(ipcheck_add_gtest name)
   if(IPCHECK_SANITIZER STREQUAL "thread")
     list(APPEND labels tsan)
   endif()
+  # gtest_discover_tests writes PROPERTIES into a script: a plain list would become
+  # "LABELS a b", b read as a property name. Escaped, every label stays a label.
+  string(REPLACE ";" "\\;" labels "${labels}")
   gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" TIMEOUT 300
                        DISCOVERY_TIMEOUT 60)
 endfunction()
