@@ -113,10 +113,14 @@ struct TaskSignature<R (*)(Params...)> {
 template <class R, class... Params>
 struct TaskSignature<R (*)(Params...) noexcept> : TaskSignature<R (*)(Params...)> {};
 
-// The result type of task F (void for what is no plain function, which check_task rejects).
+// Stands for the result of what is no task (check_task rejects it), so that the rejection
+// is the only error.
+struct NotATask {};
+
+// The result type of task F.
 template <class F, bool = PlainFunction<F>>
 struct ResultOfTask {
-  using type = void;
+  using type = NotATask;
 };
 template <class F>
 struct ResultOfTask<F, true> {
@@ -168,6 +172,27 @@ constexpr bool check_task() {
     }
   }
   return true;
+}
+
+// The same rules without asserting: what the submission code compiles only when they hold,
+// so that a broken rule gives its one message rather than a cascade.
+template <class F, class... Args>
+constexpr bool task_ok() {
+  if constexpr (!PlainFunction<F>) {
+    return false;
+  } else {
+    using Sig = TaskSignature<FunctionPointerOf<F>>;
+    using R = typename Sig::Return;
+    if constexpr (kAnyInheritanceOnly<Args...> ||
+                  HoldsInheritanceOnly<typename Sig::Arguments>::value ||
+                  sizeof...(Args) != Sig::kArity) {
+      return false;
+    } else {
+      return AllTravel<typename Sig::Arguments>::value &&
+             (std::is_void_v<R> || (kTravels<R> && !HoldsInheritanceOnly<R>::value)) &&
+             std::is_constructible_v<typename Sig::Arguments, Args...>;
+    }
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -603,6 +628,9 @@ class Pool {
   // The result type of task F.
   template <class F>
   using ResultOf = typename detail::ResultOfTask<F>::type;
+  // What imap yields for task F (a void task, which imap rejects, yields nothing usable).
+  template <class F>
+  using ItemOf = std::conditional_t<std::is_void_v<ResultOf<F>>, detail::NotATask, ResultOf<F>>;
 
   // A pool of mp::cpu_count() workers.
   Pool() : Pool(PoolOptions{}) {}
@@ -675,11 +703,11 @@ class Pool {
   // The results of f over `items` as they come: in order (imap) or as they arrive
   // (imap_unordered). The items are serialized at the call; the default chunksize is 1.
   template <class F, class Range>
-  IMapIterator<ResultOf<F>> imap(F f, Range&& items, std::size_t chunksize = 1) {
+  IMapIterator<ItemOf<F>> imap(F f, Range&& items, std::size_t chunksize = 1) {
     return iter_async(f, std::forward<Range>(items), chunksize, detail::JobBase::Mode::kOrdered);
   }
   template <class F, class Range>
-  IMapIterator<ResultOf<F>> imap_unordered(F f, Range&& items, std::size_t chunksize = 1) {
+  IMapIterator<ItemOf<F>> imap_unordered(F f, Range&& items, std::size_t chunksize = 1) {
     return iter_async(f, std::forward<Range>(items), chunksize, detail::JobBase::Mode::kUnordered);
   }
 
@@ -722,19 +750,23 @@ class Pool {
   AsyncResult<ResultOf<F>> apply_async_with(F f, detail::CallbackOf<ResultOf<F>> callback,
                                             detail::ErrorHook error_hook, Args&&... args) {
     static_assert(detail::check_task<F, std::decay_t<Args>...>());
-    using Sig = detail::TaskSignature<detail::FunctionPointerOf<F>>;
-    auto job = std::make_shared<detail::SingleJob<ResultOf<F>>>();
-    job->callback = std::move(callback);
-    job->error_hook = std::move(error_hook);
-    detail::ChunkBuilder builder = chunk_builder(detail::task_code<F, true>(f));
-    std::vector<detail::Chunk> chunks(1);
-    chunks[0].job = job;
-    chunks[0].count = 1;
-    chunks[0].frame = builder.begin();
-    detail::append_item(chunks[0].frame, typename Sig::Arguments(std::forward<Args>(args)...));
-    builder.finish(chunks[0].frame, 1);
-    submit(std::move(chunks));
-    return AsyncResult<ResultOf<F>>(std::move(job));
+    if constexpr (!detail::task_ok<F, std::decay_t<Args>...>()) {
+      return AsyncResult<ResultOf<F>>(nullptr);
+    } else {
+      using Sig = detail::TaskSignature<detail::FunctionPointerOf<F>>;
+      auto job = std::make_shared<detail::SingleJob<ResultOf<F>>>();
+      job->callback = std::move(callback);
+      job->error_hook = std::move(error_hook);
+      detail::ChunkBuilder builder = chunk_builder(detail::task_code<F, true>(f));
+      std::vector<detail::Chunk> chunks(1);
+      chunks[0].job = job;
+      chunks[0].count = 1;
+      chunks[0].frame = builder.begin();
+      detail::append_item(chunks[0].frame, typename Sig::Arguments(std::forward<Args>(args)...));
+      builder.finish(chunks[0].frame, 1);
+      submit(std::move(chunks));
+      return AsyncResult<ResultOf<F>>(std::move(job));
+    }
   }
 
   // Serializes `items` into chunks of `chunksize` for `job`.
@@ -790,6 +822,27 @@ class Pool {
                   "task's arguments");
     return false;
   }
+  template <bool kUnpack, class F, class Range>
+  static constexpr bool items_ok() {
+    using Item = std::remove_cvref_t<std::ranges::range_reference_t<Range>>;
+    if constexpr (kUnpack) {
+      return unpacked_ok<F>(static_cast<Item*>(nullptr));
+    } else {
+      return detail::task_ok<F, Item>() && !std::is_void_v<ResultOf<F>>;
+    }
+  }
+  template <class F, class... T>
+  static constexpr bool unpacked_ok(std::tuple<T...>*) {
+    return detail::task_ok<F, T...>() && !std::is_void_v<ResultOf<F>>;
+  }
+  template <class F, class A, class B>
+  static constexpr bool unpacked_ok(std::pair<A, B>*) {
+    return detail::task_ok<F, A, B>() && !std::is_void_v<ResultOf<F>>;
+  }
+  template <class F, class Item>
+  static constexpr bool unpacked_ok(Item*) {
+    return false;
+  }
 
   template <bool kUnpack, class F, class Range>
   AsyncResult<std::vector<ResultOf<F>>> list_async(
@@ -800,27 +853,35 @@ class Pool {
     static_assert(!std::is_void_v<ResultOf<F>>,
                   "mp::Pool::map: the task returns void; use apply_async for each item, or "
                   "return a value");
-    const std::size_t n = count(items);
-    const std::size_t size = chosen_chunksize(chunksize, n);
-    auto job = std::make_shared<detail::ListJob<ResultOf<F>>>(n);
-    job->callback = std::move(callback);
-    job->error_hook = std::move(error_hook);
-    submit_or_complete(job, make_chunks<kUnpack>(f, std::forward<Range>(items), n, size, job));
-    return AsyncResult<std::vector<ResultOf<F>>>(std::move(job));
+    if constexpr (!items_ok<kUnpack, F, Range>()) {
+      return AsyncResult<std::vector<ResultOf<F>>>(nullptr);
+    } else {
+      const std::size_t n = count(items);
+      const std::size_t size = chosen_chunksize(chunksize, n);
+      auto job = std::make_shared<detail::ListJob<ResultOf<F>>>(n);
+      job->callback = std::move(callback);
+      job->error_hook = std::move(error_hook);
+      submit_or_complete(job, make_chunks<kUnpack>(f, std::forward<Range>(items), n, size, job));
+      return AsyncResult<std::vector<ResultOf<F>>>(std::move(job));
+    }
   }
 
   template <class F, class Range>
-  IMapIterator<ResultOf<F>> iter_async(F f, Range&& items, std::size_t chunksize,
-                                       detail::JobBase::Mode mode) {
+  IMapIterator<ItemOf<F>> iter_async(F f, Range&& items, std::size_t chunksize,
+                                     detail::JobBase::Mode mode) {
     static_assert(std::ranges::input_range<Range>, "mp::Pool::imap: the items must be a range");
     static_assert(check_items<false, F, Range>());
     static_assert(!std::is_void_v<ResultOf<F>>,
                   "mp::Pool::imap: the task returns void; return a value");
-    const std::size_t n = count(items);
-    const std::size_t size = chosen_chunksize(chunksize, n);
-    auto job = std::make_shared<detail::IterJob<ResultOf<F>>>(mode, n);
-    submit_or_complete(job, make_chunks<false>(f, std::forward<Range>(items), n, size, job));
-    return IMapIterator<ResultOf<F>>(std::move(job));
+    if constexpr (!items_ok<false, F, Range>()) {
+      return IMapIterator<ItemOf<F>>(nullptr);
+    } else {
+      const std::size_t n = count(items);
+      const std::size_t size = chosen_chunksize(chunksize, n);
+      auto job = std::make_shared<detail::IterJob<ItemOf<F>>>(mode, n);
+      submit_or_complete(job, make_chunks<false>(f, std::forward<Range>(items), n, size, job));
+      return IMapIterator<ItemOf<F>>(std::move(job));
+    }
   }
 
   template <class Range>
@@ -881,7 +942,7 @@ class ProcessPoolExecutor {
 
   // The results of f over `items`, in order, as they come (Python's Executor.map).
   template <class F, class Range>
-  IMapIterator<Pool::ResultOf<F>> map(F f, Range&& items, std::size_t chunksize = 1) {
+  IMapIterator<Pool::ItemOf<F>> map(F f, Range&& items, std::size_t chunksize = 1) {
     return pool_.imap(f, std::forward<Range>(items), chunksize);
   }
 
