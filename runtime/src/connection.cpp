@@ -6,6 +6,10 @@
 // may share the end — a forked or spawned child, consumers taking turns under a lock — and
 // must find them there, even once the process that read them has exited. A large message's
 // payload beyond the buffer is read straight into its destination, never past its end.
+//
+// Sockets are read with recvmsg, so that descriptors sent with send_fds are taken whenever
+// the bytes they ride on are read (ahead or not); they wait in the reading process's
+// Channel until recv_fds claims them, in order.
 #include "mp/connection.h"
 
 #include <fcntl.h>
@@ -20,6 +24,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -56,6 +61,8 @@ class Channel {
   void close() noexcept {
     if (fd >= 0) ::close(fd);
     fd = -1;
+    for (int received : received_fds) ::close(received);
+    received_fds.clear();
   }
 
   std::size_t buffered() const noexcept { return ra != nullptr ? ra->end - ra->begin : 0; }
@@ -64,6 +71,8 @@ class Channel {
   unsigned flags;
   SegmentRef readahead_ref;  // readable ends only
   ReadAhead* ra;
+  // Descriptors received (sockets only) and not yet claimed by recv_fds. This process's.
+  std::deque<int> received_fds;
 };
 
 SegmentRef make_readahead() { return make_shared_object<ReadAhead>("mp-pipe-readahead").first; }
@@ -171,18 +180,50 @@ void write_all(Channel& c, iovec* iov, int count) {
   }
 }
 
-// One read(2), surviving EINTR and a non-blocking descriptor. Returns 0 at EOF.
-std::size_t read_some(int fd, void* data, std::size_t size) {
+// SCM_MAX_FD: the kernel's limit of descriptors in one message.
+constexpr std::size_t kMaxFdsPerMessage = 253;
+
+// Keeps the descriptors that came with a recvmsg on `c`.
+void take_received_fds(Channel& c, msghdr& msg) {
+  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm != nullptr; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    std::size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+      c.received_fds.push_back(fd);
+    }
+  }
+}
+
+// One read(2) (recvmsg on a socket, keeping descriptors that come along), surviving EINTR
+// and a non-blocking descriptor. Returns 0 at EOF. Never waits when `block` is false:
+// returns SIZE_MAX instead.
+std::size_t read_some(Channel& c, void* data, std::size_t size, bool block = true) {
   for (;;) {
-    ssize_t n = ::read(fd, data, size);
+    ssize_t n;
+    if (c.flags & kSocket) {
+      alignas(cmsghdr) char control[CMSG_SPACE(kMaxFdsPerMessage * sizeof(int))];
+      iovec iov{data, size};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      n = ::recvmsg(c.fd, &msg, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+      if (n >= 0 && msg.msg_controllen > 0) take_received_fds(c, msg);
+    } else {
+      n = ::read(c.fd, data, size);
+    }
     if (n >= 0) return static_cast<std::size_t>(n);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      wait_readable(fd);
+      if (!block) return SIZE_MAX;
+      wait_readable(c.fd);
       continue;
     }
     if (errno == ECONNRESET) return 0;
-    throw_errno("read");
+    throw_errno(c.flags & kSocket ? "recvmsg" : "read");
   }
 }
 
@@ -196,7 +237,7 @@ void fill(Channel& c, std::size_t want) {
     ra.begin = 0;
   }
   while (ra.end - ra.begin < want) {
-    std::size_t n = read_some(c.fd, ra.bytes + ra.end, ReadAhead::kCapacity - ra.end);
+    std::size_t n = read_some(c, ra.bytes + ra.end, ReadAhead::kCapacity - ra.end);
     if (n == 0) {
       if (ra.end == ra.begin)
         throw EOFError("mp::Connection::recv: the peer has closed the connection");
@@ -223,8 +264,45 @@ void take_payload(Channel& c, void* out, std::size_t size) {
   if (done > 0) std::memcpy(p, ra.bytes + ra.begin, done);
   ra.begin += static_cast<std::uint32_t>(done);
   while (done < size) {
-    std::size_t n = read_some(c.fd, p + done, size - done);
+    std::size_t n = read_some(c, p + done, size - done);
     if (n == 0) throw EOFError("mp::Connection::recv: the peer closed the connection mid-message");
+    done += n;
+  }
+}
+
+// The payload of a send_fds message: how many descriptors rode on it, and whether another
+// such message follows (more than the kernel takes at once).
+struct FdsMessage {
+  std::uint32_t magic;
+  std::uint32_t count;
+  std::uint32_t more;
+};
+constexpr std::uint32_t kFdsMagic = 0x6d706664;  // "mpfd"
+
+// Gives a readable channel its shared read-ahead page.
+void attach_readahead(Channel& c) {
+  c.readahead_ref = make_readahead();
+  c.ra = static_cast<ReadAhead*>(c.readahead_ref.data());
+}
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_left(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return -1;
+  return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
+}
+
+// Reads exactly `size` bytes before `deadline`, never more.
+void read_exact_before(Channel& c, void* out, std::size_t size, Clock::time_point deadline) {
+  auto* p = static_cast<char*>(out);
+  std::size_t done = 0;
+  while (done < size) {
+    pollfd fd{c.fd, POLLIN, 0};
+    if (poll_fds(&fd, 1, seconds_left(deadline)) == 0)
+      throw TimeoutError("mp::Connection: the peer sent no complete message in time");
+    std::size_t n = read_some(c, p + done, size - done, /*block=*/false);
+    if (n == SIZE_MAX) continue;  // woken without data
+    if (n == 0) throw EOFError("mp::Connection::recv: the peer has closed the connection");
     done += n;
   }
 }
@@ -294,6 +372,93 @@ bool Connection::poll(double timeout) const {
   return detail::poll_fds(&p, 1, timeout) > 0;
 }
 
+void Connection::send_fds(std::span<const int> fds) {
+  Channel& c = open_channel("mp::Connection::send_fds: connection is closed");
+  if (!(c.flags & detail::kSocket) || !(c.flags & detail::kWritable))
+    detail::throw_bad_use("mp::Connection::send_fds: descriptors travel only over a socket");
+  std::size_t sent = 0;
+  do {
+    const std::size_t count = std::min(detail::kMaxFdsPerMessage, fds.size() - sent);
+    detail::FdsMessage payload{detail::kFdsMagic, static_cast<std::uint32_t>(count),
+                               sent + count < fds.size() ? 1u : 0u};
+    detail::Header header = sizeof payload;
+    iovec iov[2] = {{&header, sizeof header}, {&payload, sizeof payload}};
+    alignas(cmsghdr) char control[CMSG_SPACE(detail::kMaxFdsPerMessage * sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    if (count > 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
+      cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(count * sizeof(int));
+      std::memcpy(CMSG_DATA(cm), fds.data() + sent, count * sizeof(int));
+    }
+    MP_HOOK("connection.send.before");
+    ssize_t n;
+    for (;;) {  // the descriptors go with the first byte: retry until that is taken
+      n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL);
+      if (n >= 0) break;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        detail::wait_writable(c.fd);
+        continue;
+      }
+      if (errno == EPIPE || errno == ECONNRESET)
+        throw EOFError("mp::Connection::send_fds: the peer has closed the connection");
+      detail::throw_errno("sendmsg");
+    }
+    auto done = static_cast<std::size_t>(n);
+    if (done < sizeof header + sizeof payload) {  // the rest of the frame, without control data
+      char bytes[sizeof header + sizeof payload];
+      std::memcpy(bytes, &header, sizeof header);
+      std::memcpy(bytes + sizeof header, &payload, sizeof payload);
+      iovec rest{bytes + done, sizeof bytes - done};
+      detail::write_all(c, &rest, 1);
+    }
+    MP_HOOK("connection.send.after");
+    sent += count;
+  } while (sent < fds.size());
+}
+
+std::vector<int> Connection::recv_fds() {
+  Channel& c =
+      detail::readable_channel(open_channel("mp::Connection::recv_fds: connection is closed"));
+  std::vector<int> out;
+  struct Guard {  // on an error, the descriptors taken so far are closed
+    std::vector<int>& fds;
+    bool keep = false;
+    ~Guard() {
+      if (!keep)
+        for (int fd : fds) ::close(fd);
+    }
+  } guard{out};
+  for (;;) {
+    detail::FdsMessage payload{};
+    std::size_t n;
+    try {
+      n = recv_bytes_into(&payload, sizeof payload);
+    } catch (const BufferTooShort&) {
+      n = 0;
+    }
+    if (n != sizeof payload || payload.magic != detail::kFdsMagic)
+      throw ProcessError("mp::Connection::recv_fds: the message is not one of send_fds");
+    if (c.received_fds.size() < payload.count)
+      throw ProcessError(
+          "mp::Connection::recv_fds: the descriptors sent with the message did not arrive "
+          "here (another process read them, or the peer's process ran out of descriptors)");
+    for (std::uint32_t i = 0; i < payload.count; ++i) {
+      out.push_back(c.received_fds.front());
+      c.received_fds.pop_front();
+    }
+    if (payload.more == 0) break;
+  }
+  guard.keep = true;
+  return out;
+}
+
 void Connection::close() {
   if (channel_) channel_->close();
 }
@@ -331,19 +496,45 @@ std::pair<Connection, Connection> Pipe(bool duplex) {
     constexpr unsigned kBoth = detail::kReadable | detail::kWritable | detail::kSocket;
     Connection first(std::make_shared<Channel>(fds[0], kBoth, detail::SegmentRef()));
     Connection second(std::make_shared<Channel>(fds[1], kBoth, detail::SegmentRef()));
-    first.channel_->readahead_ref = detail::make_readahead();  // closes the fds if it throws
-    first.channel_->ra = static_cast<detail::ReadAhead*>(first.channel_->readahead_ref.data());
-    second.channel_->readahead_ref = detail::make_readahead();
-    second.channel_->ra = static_cast<detail::ReadAhead*>(second.channel_->readahead_ref.data());
+    detail::attach_readahead(*first.channel_);  // closes the fds if it throws
+    detail::attach_readahead(*second.channel_);
     return {std::move(first), std::move(second)};
   }
   if (::pipe2(fds, O_CLOEXEC) != 0) detail::throw_errno("pipe2");
   Connection reader(std::make_shared<Channel>(fds[0], detail::kReadable, detail::SegmentRef()));
   Connection writer(std::make_shared<Channel>(fds[1], detail::kWritable, detail::SegmentRef()));
-  reader.channel_->readahead_ref = detail::make_readahead();
-  reader.channel_->ra = static_cast<detail::ReadAhead*>(reader.channel_->readahead_ref.data());
+  detail::attach_readahead(*reader.channel_);
   return {std::move(reader), std::move(writer)};
 }
+
+namespace detail {
+
+Connection adopt_socket(int fd) {
+  constexpr unsigned kBoth = kReadable | kWritable | kSocket;
+  Connection conn(std::make_shared<Channel>(fd, kBoth, SegmentRef()));
+  attach_readahead(*conn.channel_);  // closes fd if it throws
+  return conn;
+}
+
+std::string recv_bounded(const Connection& conn, std::size_t max_length, double timeout) {
+  Channel& c =
+      readable_channel(conn.open_channel("mp::Connection: receive on a closed connection"));
+  if (c.buffered() > 0) fatal("mp::detail::recv_bounded: bytes were read ahead");
+  const auto deadline = timeout < 0 ? Clock::time_point::max()
+                                    : Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(timeout));
+  Header size;
+  read_exact_before(c, &size, sizeof size, deadline);
+  if (size > max_length) {
+    throw BufferTooShort("mp::Connection: a message of " + std::to_string(size) +
+                         " bytes where at most " + std::to_string(max_length) + " were expected");
+  }
+  std::string out(static_cast<std::size_t>(size), '\0');
+  read_exact_before(c, out.data(), out.size(), deadline);
+  return out;
+}
+
+}  // namespace detail
 
 // -----------------------------------------------------------------------------
 // wait

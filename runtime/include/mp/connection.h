@@ -1,7 +1,8 @@
 // mp/connection.h — pipes between processes.
 //
 //   mp::Pipe(duplex)      two connected Connections
-//   mp::Connection        one end: send/recv objects, send_bytes/recv_bytes, poll, close
+//   mp::Connection        one end: send/recv objects, send_bytes/recv_bytes, poll, close;
+//                         on a socket also send_fds/recv_fds (descriptor passing)
 //   mp::WaitObject        a Connection, a Process or a descriptor, for mp::wait
 //   mp::wait(objects, t)  which of several objects are ready
 //
@@ -20,11 +21,15 @@
 // receivers) on one end interleave frames, as in Python. Processes may take turns on one end
 // (under a Lock): bytes read ahead of a message stay in shared memory, for the next reader
 // (each readable end has one shared page for them, a Segment that spawn passes on too).
+//
+// A Connection is also what mp::Listener::accept and mp::Client (mp/listener.h) return: the
+// same frames over a connected Unix or TCP socket.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,9 +44,22 @@ namespace mp {
 
 class Process;
 
+class Connection;
+
 namespace detail {
 class Channel;
-}
+// Makes a connected stream socket (Unix or TCP; this process owns `fd`) a duplex
+// Connection. For mp/listener.h. Errors: std::system_error if its read-ahead page cannot
+// be made (the descriptor is closed then).
+Connection adopt_socket(int fd);
+// Receives one message of at most `max_length` bytes within `timeout` seconds (negative:
+// no limit), reading nothing past it and allocating nothing before the length is checked.
+// For a handshake with a peer not yet trusted (mp/listener.h). Precondition: nothing was
+// read ahead on `conn` (only recv_bounded has read from it). Errors: mp::BufferTooShort
+// if the length prefix says more (the connection is then out of step: close it),
+// mp::TimeoutError, mp::EOFError, std::system_error(EBADF) on a closed or write-only end.
+std::string recv_bounded(const Connection& conn, std::size_t max_length, double timeout);
+}  // namespace detail
 
 // -----------------------------------------------------------------------------
 // Connection
@@ -113,6 +131,21 @@ class Connection {
   // seconds for one (0: does not block; negative: no limit).
   [[nodiscard]] bool poll(double timeout = 0) const;
 
+  // Sends duplicates of the descriptors `fds` to the peer (SCM_RIGHTS) as one or more
+  // messages; the caller keeps its own. Only on a socket: a duplex Pipe end, or a
+  // Connection from mp::Listener / mp::Client over a Unix socket. Blocks as send_bytes.
+  // Errors: std::system_error(EBADF) on a one-way pipe end, a TCP socket (EINVAL from the
+  // kernel), or an invalid descriptor in `fds`; mp::EOFError as send_bytes.
+  void send_fds(std::span<const int> fds);
+
+  // Receives the descriptors of one send_fds call, as new descriptors of this process
+  // (close-on-exec) that the caller owns, in the order they were sent. Blocks as
+  // recv_bytes. The descriptors travel beside the bytes, so they reach the process that
+  // reads the message: take turns on such an end only if the reader also takes the fds.
+  // Errors: mp::EOFError as recv_bytes; mp::ProcessError if the next message was not sent
+  // by send_fds or its descriptors were lost (read by another process).
+  std::vector<int> recv_fds();
+
   // Closes this end for every copy of the handle. Closing twice is harmless.
   void close();
 
@@ -144,6 +177,9 @@ class Connection {
  private:
   friend std::pair<Connection, Connection> Pipe(bool duplex);
   friend class WaitObject;
+  friend Connection detail::adopt_socket(int fd);
+  friend std::string detail::recv_bounded(const Connection& conn, std::size_t max_length,
+                                          double timeout);
 
   explicit Connection(std::shared_ptr<detail::Channel> channel) : channel_(std::move(channel)) {}
   struct Wire {
