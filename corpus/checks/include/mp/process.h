@@ -12,6 +12,13 @@ enum class StartMethod { kFork, kSpawn, kThread };
 void set_start_method(std::string_view name);
 void set_start_method(StartMethod method);
 
+// A start method chosen at run time (get_context("spawn")).
+class Context {
+ public:
+  explicit Context(StartMethod method) noexcept;
+};
+Context get_context(std::string_view name = {});
+
 struct ProcessOptions {
   std::string name;
   std::optional<bool> daemon;
