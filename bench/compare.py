@@ -90,7 +90,7 @@ def run_benchmarks(build: pathlib.Path, binary: str, names: set[str], args,
         if record.get("error_occurred"):
             log(f"{record['name']}: {record.get('error_message', 'error')}")
             continue
-        records[re.sub(r"/real_time$", "", record.get("run_name", record["name"]))] = record
+        records[re.sub(r"/(real|manual)_time$", "", record.get("run_name", record["name"]))] = record
     return records
 
 

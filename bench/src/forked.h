@@ -1,7 +1,7 @@
 // bench/src/forked.h — helpers that run one side of a benchmark in a forked child.
 //
 //   bench::ForkedChild   a child running a function until it returns; reaped by the destructor
-//   bench::Partner       a child that runs a batch of work each time the parent starts one, so
+//   bench::Partner       a child that runs a batch of work each time the parent runs one, so
 //                        that two processes contend for the same object at the same time
 //   bench::SharedPage<T> a T in an anonymous MAP_SHARED mapping, seen by the children forked
 //                        after it was made
@@ -16,6 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -91,6 +94,11 @@ class ForkedChild {
 };
 
 namespace detail {
+inline int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 inline void futex_wait(std::atomic<uint32_t>* word, uint32_t expected) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, nullptr, nullptr, 0);
 }
@@ -116,7 +124,7 @@ inline uint32_t await_change(std::atomic<uint32_t>* word, uint32_t seen) {
 
 class Partner {
  public:
-  // Forks a child that runs `work(n)` for every start(n) of the parent.
+  // Forks a child that runs `work(n)` for every run(n, ...) of the parent.
   explicit Partner(std::function<void(uint64_t)> work)
       : child_([this, work = std::move(work)] { serve(work); }) {}
   Partner(const Partner&) = delete;
@@ -128,25 +136,36 @@ class Partner {
     child_.join();
   }
 
-  // Lets the child start a batch of `n` while the parent does its own.
-  void start(uint64_t n) {
+  // Runs a batch of `n`: `work(n)` here and the child's `work(n)` at the same time. Returns
+  // the seconds from the first operation of either side to the last operation of either
+  // (CLOCK_MONOTONIC is one clock for both processes), as Python's bench/python/value.py
+  // measures its two workers. The child's wake-up before its batch is not counted: the parent
+  // starts only once the child runs, so that the two batches overlap from the start instead
+  // of the parent doing part of its batch alone.
+  double run(uint64_t n, const std::function<void(uint64_t)>& work) {
     control_->batch.store(n, std::memory_order_relaxed);
-    control_->go.fetch_add(1, std::memory_order_acq_rel);
+    const uint32_t go = control_->go.fetch_add(1, std::memory_order_acq_rel) + 1;
     detail::futex_wake_all(&control_->go);
-  }
-
-  // Waits until the child has finished the batch started last.
-  void wait() {
-    uint32_t go = control_->go.load(std::memory_order_acquire);
+    uint32_t started = control_->started.load(std::memory_order_acquire);
+    while (started != go) started = detail::await_change(&control_->started, started);
+    const int64_t start = detail::monotonic_ns();
+    work(n);
+    const int64_t end = detail::monotonic_ns();
     uint32_t done = control_->done.load(std::memory_order_acquire);
     while (done != go) done = detail::await_change(&control_->done, done);
+    const int64_t first = std::min(start, control_->child_start.load(std::memory_order_relaxed));
+    const int64_t last = std::max(end, control_->child_end.load(std::memory_order_relaxed));
+    return static_cast<double>(last - first) * 1e-9;
   }
 
  private:
   struct Control {
     std::atomic<uint32_t> go{0};
+    std::atomic<uint32_t> started{0};
     std::atomic<uint32_t> done{0};
     std::atomic<uint64_t> batch{0};
+    std::atomic<int64_t> child_start{0};
+    std::atomic<int64_t> child_end{0};
     std::atomic<bool> stop{false};
   };
 
@@ -155,7 +174,12 @@ class Partner {
     for (;;) {
       seen = detail::await_change(&control_->go, seen);
       if (control_->stop.load(std::memory_order_acquire)) return;
-      work(control_->batch.load(std::memory_order_relaxed));
+      control_->started.store(seen, std::memory_order_release);
+      detail::futex_wake_all(&control_->started);
+      const uint64_t n = control_->batch.load(std::memory_order_relaxed);
+      control_->child_start.store(detail::monotonic_ns(), std::memory_order_relaxed);
+      work(n);
+      control_->child_end.store(detail::monotonic_ns(), std::memory_order_relaxed);
       control_->done.store(seen, std::memory_order_release);
       detail::futex_wake_all(&control_->done);
     }

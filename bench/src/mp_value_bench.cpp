@@ -20,16 +20,12 @@ void BM_MpValue_IncrementLocked2Proc(benchmark::State& state) {
     }
   };
   bench::Partner partner(increment);
-  for (auto _ : state) {
-    partner.start(kBatch);
-    increment(kBatch);
-    partner.wait();
-  }
+  for (auto _ : state) state.SetIterationTime(partner.run(kBatch, increment));
   if (static_cast<uint64_t>(value.get()) != 2 * kBatch * state.iterations()) {
     state.SkipWithError("lost updates");
   }
   state.SetItemsProcessed(2 * kBatch * state.iterations());
 }
-BENCHMARK(BM_MpValue_IncrementLocked2Proc)->UseRealTime();
+BENCHMARK(BM_MpValue_IncrementLocked2Proc)->UseManualTime();
 
 }  // namespace
