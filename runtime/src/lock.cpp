@@ -1,6 +1,9 @@
 // The contended paths of mp::Lock and mp::RLock (mp/lock.h, mp/detail/mutex_state.h).
 #include "mp/lock.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -23,8 +26,21 @@ bool finish_acquire(MutexState& s, LockResult result, const LockKind& kind, unsi
 
 namespace {
 
-// Spinning beats sleeping when the holder is about to release: a wake-up costs ~50 us here.
-constexpr int kSpins = 200;
+constexpr auto kMask = MutexState::kTidMask;
+constexpr auto kWaiters = MutexState::kWaiters;
+constexpr auto kHandoff = MutexState::kHandoff;
+
+// A waiter spins this long before it sleeps: about what a sleep and a wake-up cost here
+// (DESIGN.md: ~50 us), so that spinning never wastes much more than sleeping would, and a
+// lock held for a short critical section is taken without a system call.
+constexpr std::int64_t kSpinNs = 30'000;
+// While spinning, the word is read after 1, 2, 4, ... up to this many pause instructions:
+// reading it more often would pull the cache line away from the holder at every read.
+constexpr int kMaxBackoff = 64;
+// A waiter that has waited this long becomes the heir (see mutex_state.h): this bounds how
+// long barging can starve it, and costs a handoff (a wake-up while the lock waits) at most
+// once per this period per starving waiter.
+constexpr std::int64_t kHandoffAfterNs = 2'000'000;
 // Waiting shorter than this never looks at the holder: a live holder is the common case.
 constexpr std::int64_t kCheckOwnerAfterNs = 2'000'000;
 // Sleep slices grow from the first to the last, so that a dead holder is found within
@@ -32,69 +48,166 @@ constexpr std::int64_t kCheckOwnerAfterNs = 2'000'000;
 constexpr std::int64_t kFirstSliceNs = 1'000'000;
 constexpr std::int64_t kMaxSliceNs = 100'000'000;
 
+std::uint32_t heir_tid(std::uint64_t heir) noexcept { return static_cast<std::uint32_t>(heir); }
+std::uint64_t make_heir(std::uint32_t tid, std::int64_t waiting_since_ns) noexcept {
+  return static_cast<std::uint64_t>(static_cast<std::uint32_t>(waiting_since_ns >> 20)) << 32 | tid;
+}
+// Whether heir `a` began to wait before heir `b` (wrap-around safe for waits under 24 days).
+bool waited_longer(std::uint64_t a, std::uint64_t b) noexcept {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a >> 32) -
+                                   static_cast<std::uint32_t>(b >> 32)) < 0;
+}
+
+// Whether `me` may take the lock whose word reads `v`: nobody holds it, and it is not
+// reserved for another waiter.
+bool free_for(const MutexState& m, std::uint32_t v, std::uint32_t me) noexcept {
+  if (v & kMask) return false;
+  if (!(v & kHandoff)) return true;
+  std::uint32_t heir = heir_tid(m.heir.load(std::memory_order_relaxed));
+  return heir == 0 || heir == me;
+}
+
+// After `me` took the lock: if `me` was the heir, frees the slot, and if others sleep makes
+// our release wake them all, so that the one that has waited longest claims the slot next
+// (a sleeper only claims it when awake). If another waiter is the heir (it may have just
+// taken the slot), makes our release hand the lock on to it.
+void settle_heir(MutexState& m, std::uint32_t me) noexcept {
+  std::uint64_t heir = m.heir.load(std::memory_order_relaxed);
+  if (heir_tid(heir) == me) {
+    m.heir.compare_exchange_strong(heir, 0, std::memory_order_relaxed);
+    if (m.sleepers.load(std::memory_order_seq_cst) == 0) return;
+  } else if (heir_tid(heir) == 0) {
+    return;
+  }
+  m.word.fetch_or(kHandoff, std::memory_order_relaxed);
+}
+
+// One compare-and-swap from `v` (a word free_for `me`) to held by `me`; on failure `v` is the
+// word now. kWaiters is set only if someone sleeps, so that the release wakes only then.
+bool take(MutexState& m, std::uint32_t& v, std::uint32_t me) noexcept {
+  std::uint32_t want = me;
+  if (m.sleepers.load(std::memory_order_seq_cst) != 0) want |= kWaiters;
+  if (!m.word.compare_exchange_weak(v, want, std::memory_order_acquire, std::memory_order_relaxed))
+    return false;
+  settle_heir(m, me);
+  return true;
+}
+
+// Makes `me` (waiting since `since_ns`) the heir unless an older waiter is. Returns whether
+// `me` is the heir now.
+bool claim_heir(MutexState& m, std::uint32_t me, std::int64_t since_ns) noexcept {
+  const std::uint64_t mine = make_heir(me, since_ns);
+  std::uint64_t heir = m.heir.load(std::memory_order_relaxed);
+  for (;;) {
+    if (heir_tid(heir) == me) return true;
+    if (heir_tid(heir) != 0 && !waited_longer(mine, heir)) return false;
+    if (m.heir.compare_exchange_weak(heir, mine, std::memory_order_relaxed)) return true;
+  }
+}
+
+// A waiter whose deadline passed: gives up the heir slot, then takes one last look (the lock
+// may have been freed, or reserved for it, as the timeout struck).
+LockResult give_up(MutexState& m, std::uint32_t me) noexcept {
+  std::uint64_t heir = m.heir.load(std::memory_order_relaxed);
+  if (heir_tid(heir) == me) m.heir.compare_exchange_strong(heir, 0, std::memory_order_relaxed);
+  std::uint32_t v = m.word.load(std::memory_order_relaxed);
+  while (free_for(m, v, me)) {
+    if (take(m, v, me)) return LockResult::kAcquired;
+  }
+  return LockResult::kTimedOut;
+}
+
 }  // namespace
 
-void mutex_wake_one(MutexState& m) noexcept { futex_wake(&m.word, 1); }
+void mutex_unlock_slow(MutexState& m, std::uint32_t old) noexcept {
+  if (old & kHandoff) {
+    // Reserve the lock for the heir unless someone took it since our exchange (then the heir
+    // marks that holder's word, and the next release hands on). Every sleeper is woken,
+    // since FUTEX_WAKE cannot choose the heir, and so that after an heir was served the
+    // longest waiter claims the slot (settle_heir). This happens about once per starving
+    // waiter, which has waited kHandoffAfterNs first.
+    if (heir_tid(m.heir.load(std::memory_order_relaxed)) != 0) {
+      std::uint32_t expected = 0;
+      m.word.compare_exchange_strong(expected, kHandoff, std::memory_order_release,
+                                     std::memory_order_relaxed);
+    }
+    MP_HOOK("lock.release.handoff");
+    futex_wake(&m.word, INT32_MAX);
+    return;
+  }
+  futex_wake(&m.word, 1);
+}
 
 LockResult mutex_lock_slow(MutexState& m, std::uint32_t me, bool block, double timeout) noexcept {
-  constexpr auto kMask = MutexState::kTidMask;
-  constexpr auto kWaiters = MutexState::kWaiters;
-  for (int i = 0; i < (block ? kSpins : 1); ++i) {
-    std::uint32_t v = m.word.load(std::memory_order_relaxed);
-    if (v == 0 && mutex_try_lock(m, me)) return LockResult::kAcquired;
-    cpu_relax();
+  std::uint32_t v = m.word.load(std::memory_order_relaxed);
+  if (!block) {
+    while (free_for(m, v, me)) {
+      if (take(m, v, me)) return LockResult::kAcquired;
+    }
+    return LockResult::kTimedOut;
   }
-  if (!block) return LockResult::kTimedOut;
 
-  Deadline deadline(timeout);
   const std::int64_t start = monotonic_ns();
+  Deadline deadline(timeout);
+  std::int64_t spin_end = start + kSpinNs;
+  if (!deadline.infinite()) spin_end = std::min(spin_end, start + deadline.remaining_ns());
+  for (int backoff = 1;;) {
+    if (free_for(m, v, me)) {
+      if (take(m, v, me)) return LockResult::kAcquired;
+      continue;  // `v` is the word now
+    }
+    for (int i = 0; i < backoff; ++i) cpu_relax();
+    if (backoff < kMaxBackoff) backoff *= 2;
+    if (monotonic_ns() >= spin_end) break;
+    v = m.word.load(std::memory_order_relaxed);
+  }
+
   std::int64_t slice = kFirstSliceNs;
-  // Having slept once, this waiter cannot know whether others sleep too: it takes the lock
-  // with kWaiters set, so that its release wakes the next one (one spare wake at worst).
-  const std::uint32_t mine = me | kWaiters;
   for (;;) {
-    std::uint32_t v = m.word.load(std::memory_order_relaxed);
-    if ((v & kMask) == 0) {
-      if (m.word.compare_exchange_weak(v, mine, std::memory_order_acquire,
-                                       std::memory_order_relaxed))
-        return LockResult::kAcquired;
+    v = m.word.load(std::memory_order_relaxed);
+    if (free_for(m, v, me)) {
+      if (take(m, v, me)) return LockResult::kAcquired;
       continue;
     }
-    if (!(v & kWaiters)) {
-      if (!m.word.compare_exchange_weak(v, v | kWaiters, std::memory_order_relaxed,
+    // Sleep with kWaiters set, so that the release wakes us; as the heir, with kHandoff on a
+    // held word, so that the release reserves the lock for us.
+    const bool heir = monotonic_ns() - start >= kHandoffAfterNs && claim_heir(m, me, start);
+    const std::uint32_t need = kWaiters | (heir && (v & kMask) != 0 ? kHandoff : 0);
+    if ((v & need) != need) {
+      if (!m.word.compare_exchange_weak(v, v | need, std::memory_order_relaxed,
                                         std::memory_order_relaxed))
         continue;
-      v |= kWaiters;
+      v |= need;
     }
     timespec ts;
     bool expired = false;
     const timespec* rel = deadline.slice(slice, ts, expired);
-    if (expired) return LockResult::kTimedOut;
+    if (expired) return give_up(m, me);
     MP_HOOK("lock.acquire.before_sleep");
+    m.sleepers.fetch_add(1, std::memory_order_seq_cst);
     int r = futex_wait(&m.word, v, rel);
-    if (r == ETIMEDOUT) {
-      if (deadline.expired()) {
-        // One last look: the lock may have been freed as the timeout struck.
-        std::uint32_t w = 0;
-        if (m.word.compare_exchange_strong(w, mine, std::memory_order_acquire,
-                                           std::memory_order_relaxed))
-          return LockResult::kAcquired;
-        return LockResult::kTimedOut;
+    m.sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    if (r != ETIMEDOUT) continue;
+    if (deadline.expired()) return give_up(m, me);
+    slice = std::min(2 * slice, kMaxSliceNs);
+    if (monotonic_ns() - start < kCheckOwnerAfterNs) continue;
+    std::uint32_t w = m.word.load(std::memory_order_relaxed);
+    std::uint32_t holder = w & kMask;
+    if (holder != 0 && holder != me && !thread_alive(holder)) {
+      // Whoever wins this compare-and-swap takes the lock over; others see a live holder.
+      if (m.word.compare_exchange_strong(w, me | kWaiters, std::memory_order_acquire,
+                                         std::memory_order_relaxed)) {
+        m.inconsistent.store(holder, std::memory_order_relaxed);
+        settle_heir(m, me);
+        MP_HOOK("lock.acquire.took_over");
+        return LockResult::kTookOverFromDeadOwner;
       }
-      if (slice < kMaxSliceNs) slice *= 2;
-      if (monotonic_ns() - start >= kCheckOwnerAfterNs) {
-        std::uint32_t w = m.word.load(std::memory_order_relaxed);
-        std::uint32_t holder = w & kMask;
-        if (holder != 0 && holder != me && !thread_alive(holder)) {
-          // Whoever wins this compare-and-swap takes the lock over; others see a live holder.
-          if (m.word.compare_exchange_strong(w, mine, std::memory_order_acquire,
-                                             std::memory_order_relaxed)) {
-            m.inconsistent.store(holder, std::memory_order_relaxed);
-            MP_HOOK("lock.acquire.took_over");
-            return LockResult::kTookOverFromDeadOwner;
-          }
-        }
-      }
+    } else if (holder == 0 && (w & kHandoff)) {
+      // Reserved for an heir that died waiting: the lock is free (its state is consistent,
+      // the heir never held it). Clearing the slot makes it free for anyone.
+      std::uint64_t h = m.heir.load(std::memory_order_relaxed);
+      if (heir_tid(h) != 0 && heir_tid(h) != me && !thread_alive(heir_tid(h)))
+        m.heir.compare_exchange_strong(h, 0, std::memory_order_relaxed);
     }
   }
 }
@@ -160,9 +273,7 @@ bool Lock::held_by_caller() const noexcept {
          detail::current_tid();
 }
 
-bool Lock::locked() const noexcept {
-  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) != 0;
-}
+bool Lock::locked() const noexcept { return detail::mutex_locked(*state_); }
 
 void Lock::mark_consistent() {
   if (!held_by_caller())
@@ -182,9 +293,7 @@ bool RLock::acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan
                                 MP_TSAN_RECURSIVE | (block ? 0 : MP_TSAN_TRY_LOCK), tsan_mutex);
 }
 
-bool RLock::locked() const noexcept {
-  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) != 0;
-}
+bool RLock::locked() const noexcept { return detail::mutex_locked(*state_); }
 
 bool RLock::is_mine() const noexcept {
   return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) ==

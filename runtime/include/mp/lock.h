@@ -9,8 +9,20 @@
 // reach another process by inheritance (kInheritanceOnly).
 //
 // Cost: an uncontended acquire is one compare-and-swap of the caller's thread id into a
-// shared word and a release is one exchange: no system call. A contended acquire spins
-// briefly, then sleeps in the kernel (a shared futex).
+// shared word and a release is one exchange: no system call. A contended acquire spins for
+// up to about 30 us (about what a sleep and a wake-up cost), reading the word with
+// exponential backoff, then sleeps in the kernel (a shared futex); a release makes a system
+// call only if someone sleeps. Details: mp/detail/mutex_state.h.
+//
+// Fairness: not first-come first-served. A released lock goes to whoever takes it first —
+// often the releaser itself, if it acquires again at once (as with glibc's mutex): that is
+// what makes a lock passed around by short critical sections fast. Starvation is bounded: a
+// blocking acquire that has waited 2 ms becomes the heir (of several, the one that has
+// waited longest), and the next release reserves the lock for it, so that nobody else can
+// take it. So a blocking acquire waits at most about 3 ms (2 ms, and the end of the sleep
+// it was in) plus, for itself and for each waiter that has waited longer, up to two
+// critical sections and a wake-up. While the lock is reserved, locked() is true and a
+// non-blocking acquire fails.
 //
 // Robustness: if the holder dies holding the lock (killed, crashed, or a thread that
 // returned), the next process waiting for it finds out within about 100 ms (a waiter
@@ -31,6 +43,9 @@
 //
 // A non-blocking acquire (acquire(false), try_lock) never checks the holder's life: a loop
 // of try_lock on a lock whose holder died spins forever.
+//
+// An heir (see Fairness) that dies while it waits never held the lock: a lock reserved for
+// it goes, within about 100 ms, to another blocking waiter, without mp::OwnerDied.
 //
 // Limitation — thread-id reuse: the holder is known by its thread id. If it died and the
 // kernel gave its id to a new thread before a waiter looked (ids are reused only after
@@ -124,12 +139,13 @@ class Lock {
 
   // Takes the lock. Blocks (if `block`) until it is free or `timeout` seconds have passed
   // (negative: no limit). Returns true if the caller now holds the lock, false on timeout
-  // or, with `block` false, if the lock was held.
+  // or, with `block` false, if the lock was held or reserved for a waiter (file comment).
   // Throws mp::OwnerDied, with the lock held, if its previous holder died (see the file
   // comment). Blocking only: acquire(false) never throws OwnerDied for a dead holder.
   [[nodiscard]] bool acquire(bool block = true, double timeout = -1);
 
-  // Frees the lock and wakes one waiter. Does not block. Any process may call it.
+  // Frees the lock (or reserves it for the heir: file comment) and wakes a waiter if one
+  // sleeps. Does not block. Any process may call it.
   // Invalid: releasing an unlocked Lock throws std::logic_error (Python's ValueError);
   // the lock is unchanged.
   void release();
@@ -140,7 +156,8 @@ class Lock {
   [[nodiscard]] bool try_lock() { return acquire(false); }
   void unlock() { release(); }
 
-  // Whether some process holds the lock now (a snapshot). Does not block.
+  // Whether some process holds the lock, or it is reserved for a waiter, now (a snapshot).
+  // Does not block.
   [[nodiscard]] bool locked() const noexcept;
 
   // After mp::OwnerDied: declares the protected state repaired. Precondition: the caller
@@ -181,7 +198,7 @@ class RLock {
   // returns true at once.
   [[nodiscard]] bool acquire(bool block = true, double timeout = -1);
 
-  // Drops one level; the last one frees the lock and wakes one waiter. Does not block.
+  // Drops one level; the last one frees the lock as Lock::release does. Does not block.
   // Invalid: a release by a process that does not hold the lock (including an unlocked
   // RLock) throws std::logic_error (Python's AssertionError/RuntimeError); nothing changes.
   void release();
@@ -190,7 +207,7 @@ class RLock {
   [[nodiscard]] bool try_lock() { return acquire(false); }
   void unlock() { release(); }
 
-  // Whether some process holds the lock now (a snapshot). Does not block.
+  // As Lock::locked.
   [[nodiscard]] bool locked() const noexcept;
   // Whether the caller holds it. Does not block.
   [[nodiscard]] bool is_mine() const noexcept;
