@@ -16,6 +16,7 @@ is also written as BUILD_DIR/bench/figures.json, with a chart, BUILD_DIR/bench/f
 import argparse
 import json
 import math
+import os
 import pathlib
 import re
 import statistics
@@ -106,8 +107,10 @@ def run_python(script: str, args, raw_file: pathlib.Path) -> dict:
     """Runs one reference script once; returns the figures it printed."""
     path = PYTHON_DIR / script
     command = [sys.executable, str(path), "--repetitions=1", f"--min-time={args.min_time}"]
+    # Scripts that time our own binaries (checker_*.py) find them through the build.
+    env = dict(os.environ, IPCHECK_BUILD_DIR=str(args.build_dir))
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     except subprocess.TimeoutExpired:
         log(f"{script} timed out")
         return {}
@@ -283,6 +286,7 @@ def main() -> int:
     args = parser.parse_args()
 
     build = pathlib.Path(args.build).resolve()
+    args.build_dir = build
     with FIGURES.open("rb") as f:
         figures = tomllib.load(f)["figure"]
     if args.only:
