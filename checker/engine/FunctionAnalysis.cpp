@@ -156,7 +156,7 @@ private:
   // Pre-scan.
   void scan(const Stmt *S);
   bool resultUsed(const CallExpr *Call) const;
-  unsigned genericRole(const CXXMemberCallExpr *MC) const;
+  unsigned genericRole(const CallExpr *Call) const;
   bool isRValueUse(const Expr *E) const;
   bool isGuardedField(const MemberExpr *ME);
   bool isPlainGlobal(const DeclRefExpr *DRE) const;
@@ -284,8 +284,7 @@ void FunctionAnalyzer::scan(const Stmt *S) {
     if (!Info.Api && !Info.GuardOfObject && Info.Callee && Info.Callee != FD)
       Info.Summary = Ctx.summaryFor(Info.Callee);
     if (!Info.Api && !Info.GuardOfObject && !Info.Summary)
-      if (const auto *MC = dyn_cast<CXXMemberCallExpr>(Call))
-        Info.Generic = genericRole(MC);
+      Info.Generic = genericRole(Call);
     Info.ResultUsed = resultUsed(Call);
     if (Info.Api || Info.Summary || Info.GuardOfObject || Info.Generic) {
       Interesting = true;
@@ -393,17 +392,37 @@ bool FunctionAnalyzer::isGuardedField(const MemberExpr *ME) {
   return true;
 }
 
-unsigned FunctionAnalyzer::genericRole(const CXXMemberCallExpr *MC) const {
-  const CXXMethodDecl *MD = MC->getMethodDecl();
+/// The method and the object of a call to a method: `q.pop()`, and an operator
+/// that is a member (`m[k]`, `q = other`); {null, null} for anything else.
+static std::pair<const CXXMethodDecl *, const Expr *>
+methodAndObject(const CallExpr *Call) {
+  if (const auto *MC = dyn_cast<CXXMemberCallExpr>(Call))
+    return {MC->getMethodDecl(), MC->getImplicitObjectArgument()};
+  if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(Call))
+    if (const auto *MD = dyn_cast_or_null<CXXMethodDecl>(OC->getDirectCallee());
+        MD && OC->getNumArgs() > 0)
+      return {MD, OC->getArg(0)};
+  return {nullptr, nullptr};
+}
+
+unsigned FunctionAnalyzer::genericRole(const CallExpr *Call) const {
+  auto [MD, Object] = methodAndObject(Call);
   if (!MD || MD->isStatic() || isa<CXXConversionDecl>(MD) ||
       isa<CXXDestructorDecl>(MD))
     return 0;
+  // Reaching through a handle (`p->x`, `*it`) or calling a callable reads no
+  // state of the handle's own.
+  if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(Call)) {
+    OverloadedOperatorKind K = OC->getOperator();
+    if (K == OO_Arrow || K == OO_Call || K == OO_ArrowStar ||
+        (K == OO_Star && OC->getNumArgs() == 1))
+      return 0;
+  }
   // Code of the file is described by its summary, not by its constness.
   const SourceManager &SM = Ctx.AST.getSourceManager();
   if (const FunctionDecl *Def = MD->getDefinition())
     if (SM.isInMainFile(SM.getExpansionLoc(Def->getLocation())))
       return 0;
-  const Expr *Object = MC->getImplicitObjectArgument();
   if (!Object)
     return 0;
   QualType T = Object->IgnoreParenImpCasts()->getType();
@@ -707,20 +726,21 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
                                     const CFGBlock *B, State &St, bool Final) {
   SourceLocation Loc = Call->getExprLoc();
   if (Info.Generic) {
-    const auto *MC = cast<CXXMemberCallExpr>(Call);
-    PathId Object = pathOf(MC->getImplicitObjectArgument());
+    auto [Method, ObjectArg] = methodAndObject(Call);
+    PathId Object = pathOf(ObjectArg);
     if (Object == UnknownPath)
       return;
     Ctx.GenericObjects.insert(Object);
     if (Final && !St.Held.empty())
       Ctx.ObjectsUsedUnderLock.insert(Object);
-    std::string Name = MC->getMethodDecl()->getNameAsString();
+    std::string Name = Method->getNameAsString();
     if (Info.Generic == RoleRead) {
       recordRead({Call, 0}, Object, Loc, Name, St);
     } else if (Final) {
       ReadSet Data;
       for (const Expr *Arg : Call->arguments())
-        taint(Arg, St, Data);
+        if (Arg != ObjectArg) // An operator's object is its first argument.
+          taint(Arg, St, Data);
       ActionFact Fact;
       Fact.Site = Call;
       Fact.Loc = Loc;

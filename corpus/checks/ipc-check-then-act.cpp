@@ -3,6 +3,7 @@
 // RUN: clang++-19 -std=c++20 -fsyntax-only -fplugin=ipcheck-plugin.so -Xclang -verify -I include %s
 
 #include <atomic>
+#include <map>
 #include <queue>
 #include <vector>
 #include <mutex>
@@ -278,6 +279,14 @@ bool bad31_std_queue(int& out) {
   out = jobs.front();
   jobs.pop();  // expected-warning{{'jobs' may change between the check and 'pop': no lock is held from one to the other [ipc-check-then-act]}}
   return true;
+}
+
+// An operator of such a class is a method like any other: `owners[k] = me` writes `owners`.
+std::map<int, int> owners;
+
+void bad32_map_claim(int k, int me) {
+  if (owners.count(k) == 0)  // expected-note{{'owners' is checked here by 'count'}}
+    owners[k] = me;  // expected-warning{{'owners' may change between the check and 'operator[]': no lock is held from one to the other [ipc-check-then-act]}}
 }
 
 // --- near misses and correct code ----------------------------------------------------------
@@ -594,6 +603,12 @@ bool ok42_std_queue_locked(int& out) {
   out = jobs.front();
   jobs.pop();
   return true;
+}
+
+void ok45_map_claim_locked(int k, int me) {
+  std::lock_guard<std::mutex> guard(mutex);
+  if (owners.count(k) == 0)
+    owners[k] = me;
 }
 
 void ok43_unshared_vector(std::vector<int>& results) {
