@@ -65,6 +65,24 @@ static cl::opt<bool> ListChecks("list-checks",
                                 cl::desc("List the checks and exit"),
                                 cl::cat(IpcheckCategory));
 static cl::extrahelp CommonHelp(CommonOptionsParser::HelpMessage);
+static cl::extrahelp IpcheckHelp(R"(
+Suppressing findings:
+  // NOLINT or // NOLINT(ipc-check-then-act,...) on the line of a finding,
+  // NOLINTNEXTLINE(ipc-*) on the line before it. To adopt ipcheck on an
+  existing code base, --write-baseline=FILE records today's findings and
+  --baseline=FILE reports only the others.
+
+Exit status:
+  0  no finding reported as an error (warnings only)
+  1  findings reported as errors (--warnings-as-errors)
+  2  a usage error, or a file that does not compile (clang's errors are
+     printed)
+
+Examples:
+  ipcheck -p build/ src/worker.cpp
+  ipcheck --checks=-*,ipc-check-then-act src/worker.cpp -- -std=c++20 -Iinclude
+  ipcheck --warnings-as-errors='ipc-*' --export-sarif=ipcheck.sarif -p build/ src/*.cpp
+)");
 
 namespace {
 
@@ -113,7 +131,10 @@ int main(int argc, const char **argv) {
         llvm::StringRef(argv[I]) == "-list-checks")
       Listing = true;
   auto Parser = CommonOptionsParser::create(
-      argc, argv, IpcheckCategory, Listing ? cl::ZeroOrMore : cl::OneOrMore);
+      argc, argv, IpcheckCategory, Listing ? cl::ZeroOrMore : cl::OneOrMore,
+      "ipcheck finds check-then-act races, lost updates and other mistakes of "
+      "multi-process\nand multi-threaded C++ code (mp, POSIX, std, "
+      "Boost.Interprocess).\n");
   if (!Parser) {
     llvm::errs() << "ipcheck: " << llvm::toString(Parser.takeError()) << "\n";
     return 2;
