@@ -1,16 +1,15 @@
 #!/bin/sh
-# Installs the checker and the API tables into a scratch prefix, then checks that the installed
-# tool and plugin find the tables relative to themselves, and that ipcheck_enable() from the
-# installed ipcheckPlugin.cmake adds the plugin to a consumer's build.
+# Installs the project into a scratch prefix, then checks that the installed tool and plugin
+# find the tables relative to themselves, and that ipcheck_enable() from the installed package
+# (find_package(ipcheck)) adds the plugin to a consumer's build.
 #   install_test.sh BUILD_DIR SOURCE_DIR WORK_DIR CLANGXX
 set -eu
 build=$1 src=$2 work=$3 clangxx=$4
 rm -rf "$work" && mkdir -p "$work"
 prefix=$work/prefix
 fail() { echo "FAIL $*"; exit 1; }
-for dir in checker models; do
-  cmake -DCMAKE_INSTALL_PREFIX="$prefix" -P "$build/$dir/cmake_install.cmake" >/dev/null
-done
+cmake --install "$build" --prefix "$prefix" >/dev/null 2>&1 ||
+  fail "the project installs (every target of the build must be built first)"
 libdir=$(cd "$prefix" && ls -d lib* | head -1)
 test -x "$prefix/bin/ipcheck" || fail "the tool is installed to bin/"
 test -f "$prefix/$libdir/ipcheck-plugin.so" || fail "the plugin is installed to $libdir/"
@@ -35,8 +34,7 @@ echo "PASS installed plugin"
 proj=$work/project
 cp -r "$src/checker/tests/enable_project" "$proj"
 cp "$src/checker/tests/inputs/clean.cpp" "$src/checker/tests/inputs/findings.cpp" "$proj/"
-cmake -S "$proj" -B "$proj/build" -DCMAKE_CXX_COMPILER="$clangxx" \
-  -DIPCHECK_PLUGIN_CMAKE="$prefix/$libdir/cmake/ipcheck/ipcheckPlugin.cmake" \
+cmake -S "$proj" -B "$proj/build" -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCORPUS_INCLUDE="$src/corpus/checks/include" >/dev/null || fail "consumer project configures"
 cmake --build "$proj/build" --target clean_code >/dev/null 2>&1 || fail "a clean target builds with the plugin"
 if out=$(cmake --build "$proj/build" --target findings_code 2>&1); then

@@ -49,6 +49,12 @@ def test_version_and_list():
     rc, out = tool("--list-checks")
     expect("--list-checks lists every check", rc == 0 and "ipc-check-then-act" in out
            and "ipc-nonatomic-update" in out, out)
+    rc, out = tool("--help")
+    expect("--help prints clang-tidy's layout: usage, the options, -p, exit statuses",
+           rc == 0 and out.startswith("OVERVIEW: ") and "USAGE: ipcheck [options] <source0>" in out
+           and all(o in out for o in ("--checks=", "--warnings-as-errors=", "--export-sarif=",
+                                      "--baseline=", "--list-checks", "-p <string>",
+                                      "Exit status:", "NOLINT")), out)
     rc, out = tool("--list-checks", "--checks=-*,ipc-nonatomic-update")
     expect("--list-checks honours --checks", rc == 0 and "ipc-check-then-act" not in out
            and "ipc-nonatomic-update" in out, out)
@@ -67,6 +73,17 @@ def test_exit_status():
     rc, out = tool(inp("broken.cpp"), flags=[])
     expect("a file that does not compile prints clang's error and exits 2",
            rc == 2 and "error:" in out and "Stack dump" not in out, out)
+    rc, out = tool(os.path.join(ARGS.work, "no-such-file.cpp"), flags=[])
+    expect("a file that does not exist is an error (exit 2)", rc == 2 and "error:" in out, out)
+    missing = os.path.join(ARGS.work, "missing_header.cpp")
+    with open(missing, "w") as f:
+        f.write('#include "no/such/header.h"\nint f() { return 0; }\n')
+    rc, out = tool(missing, flags=[])
+    expect("a missing header prints clang's fatal error and exits 2",
+           rc == 2 and "fatal error:" in out and "Stack dump" not in out, out)
+    rc, out = tool(inp("broken.cpp"), inp("findings.cpp"), flags=[])
+    expect("one file that does not compile makes the run exit 2; the others are still checked",
+           rc == 2 and len(warnings(out)) == 2 and "Stack dump" not in out, out)
     rc, out = tool()
     expect("no input file is a usage error (exit 2)", rc == 2, out)
     rc, out = tool("--no-such-option", inp("clean.cpp"), flags=[])
@@ -101,6 +118,18 @@ def test_same_text_as_plugin():
     prc, out = run([ARGS.clang, "-std=c++20", "-fsyntax-only", f"-fplugin={ARGS.plugin}",
                     "-Xclang", "-plugin-arg-ipcheck", "-Xclang", "bogus=1", inp("clean.cpp")], cwd=ARGS.work)
     expect("an unknown plugin argument is an error", prc != 0 and "ipcheck plugin" in out, out)
+    prc, out = run([ARGS.clang, "-std=c++20", "-fsyntax-only", f"-fplugin={ARGS.plugin}",
+                    "-Xclang", "-plugin-arg-ipcheck", "-Xclang", "warnings-as-errors=ipc-nonatomic-*",
+                    "-I", os.path.join(ARGS.corpus, "include"), inp("findings.cpp")], cwd=ARGS.work)
+    expect("plugin warnings-as-errors= makes the matching findings errors and fails the compile",
+           prc != 0 and len(re.findall(r"error: .*\[ipc-nonatomic-update\]", out)) == 1
+           and len(re.findall(r"warning: .*\[ipc-check-then-act\]", out)) == 1, out)
+    baseline = os.path.join(ARGS.work, "plugin_baseline.txt")
+    tool(f"--write-baseline={baseline}", inp("findings.cpp"), flags=[])
+    prc, out = run([ARGS.clang, "-std=c++20", "-fsyntax-only", f"-fplugin={ARGS.plugin}", "-Werror",
+                    "-Xclang", "-plugin-arg-ipcheck", "-Xclang", f"baseline={baseline}",
+                    "-I", os.path.join(ARGS.corpus, "include"), inp("findings.cpp")], cwd=ARGS.work)
+    expect("plugin baseline= suppresses the findings a baseline lists", prc == 0 and not warnings(out), out)
 
 
 def test_nolint():
@@ -158,12 +187,21 @@ def test_sarif():
     rules = driver.get("rules", [])
     rule_ids = [r.get("id") for r in rules]
     req({"ipc-check-then-act", "ipc-nonatomic-update"} <= set(rule_ids), "a rule per check")
+    summaries = dict(line.split("\t", 1) for line in tool("--list-checks")[1].splitlines() if "\t" in line)
     for r in rules:
         req(r.get("shortDescription", {}).get("text"), f"rule {r.get('id')} shortDescription.text")
+        req(r.get("fullDescription", {}).get("text"), f"rule {r.get('id')} fullDescription.text")
+        req(r.get("help", {}).get("text") == summaries.get(r.get("id")),
+            f"rule {r.get('id')} help.text is the check's summary")
+        req(r.get("defaultConfiguration", {}).get("level") in ("warning", "error", "note"),
+            f"rule {r.get('id')} defaultConfiguration.level")
     results = run0.get("results", [])
     req(len(results) == 2, "a result per finding")
     for res in results:
         req(res.get("ruleId") in rule_ids, "ruleId names a rule")
+        index = res.get("ruleIndex")
+        req(isinstance(index, int) and 0 <= index < len(rules) and rules[index]["id"] == res.get("ruleId"),
+            "ruleIndex points at the rule of ruleId")
         req(res.get("level") in ("warning", "error", "note", "none"), "level")
         req(res.get("message", {}).get("text"), "message.text")
         locs = res.get("locations", [])
