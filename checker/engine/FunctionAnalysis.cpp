@@ -285,6 +285,20 @@ void FunctionAnalyzer::scan(const Stmt *S) {
       Info.Summary = Ctx.summaryFor(Info.Callee);
     if (!Info.Api && !Info.GuardOfObject && !Info.Summary)
       Info.Generic = genericRole(Call);
+    // `counts[k] += 1`, `v[i] = x`: a method that hands out a reference into
+    // the object is written, or updated, where its result is assigned.
+    if (Info.Generic && Call->isLValue() &&
+        !Call->getType().isConstQualified()) {
+      CallInfo Use;
+      classifyReference(Call, Use);
+      if (Use.Ref == RefUse::Write || Use.Ref == RefUse::Update) {
+        Info.Ref = Use.Ref;
+        Info.RefSite = Use.RefSite;
+        Info.RefValue = Use.RefValue;
+        Info.RefOperator = Use.RefOperator;
+        RefSites[Info.RefSite] = Call;
+      }
+    }
     Info.ResultUsed = resultUsed(Call);
     if (Info.Api || Info.Summary || Info.GuardOfObject || Info.Generic) {
       Interesting = true;
@@ -733,6 +747,8 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     Ctx.GenericObjects.insert(Object);
     if (Final && !St.Held.empty())
       Ctx.ObjectsUsedUnderLock.insert(Object);
+    if (Info.Ref == RefUse::Write || Info.Ref == RefUse::Update)
+      return; // Acts where the assignment is evaluated.
     std::string Name = Method->getNameAsString();
     if (Info.Generic == RoleRead) {
       recordRead({Call, 0}, Object, Loc, Name, St);
@@ -945,7 +961,8 @@ void FunctionAnalyzer::transferReferenceWrite(const Expr *Ref,
   Fact.Site = Info.RefSite;
   Fact.Loc = Ref->getBeginLoc();
   if (const auto *Call = dyn_cast<CallExpr>(Ref))
-    Fact.Object = pathOf(objectExpr(Call, *Info.Api));
+    Fact.Object = pathOf(Info.Api ? objectExpr(Call, *Info.Api)
+                                  : methodAndObject(Call).second);
   else
     Fact.Object = pathOf(Ref); // A field protected by a sibling lock.
   Fact.Api = Info.Ref == RefUse::Write ? "=" : Info.RefOperator;

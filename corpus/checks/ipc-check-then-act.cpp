@@ -286,7 +286,7 @@ std::map<int, int> owners;
 
 void bad32_map_claim(int k, int me) {
   if (owners.count(k) == 0)  // expected-note{{'owners' is checked here by 'count'}}
-    owners[k] = me;  // expected-warning{{'owners' may change between the check and 'operator[]': no lock is held from one to the other [ipc-check-then-act]}}
+    owners[k] = me;  // expected-warning{{'owners' may change between the check and '=': no lock is held from one to the other [ipc-check-then-act]}}
 }
 
 // --- near misses and correct code ----------------------------------------------------------

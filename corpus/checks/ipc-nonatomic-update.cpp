@@ -3,7 +3,10 @@
 // RUN: clang++-19 -std=c++20 -fsyntax-only -fplugin=ipcheck-plugin.so -Xclang -verify -I include %s
 
 #include <atomic>
+#include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 #include <pthread.h>
 #include <semaphore.h>
 
@@ -219,6 +222,23 @@ void bad27_through_local_reference(SharedCounter* shm) {
   hits += 1;  // expected-warning{{non-atomic update of 'shm->hits': '+=' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
 }
 
+// --- classes no table describes, shared because the file uses them under a lock ------------
+
+std::map<std::string, long> hits_by_page;
+std::vector<long> slot_counts(16);
+
+void bad28_map_increment(const std::string& page) {
+  ++hits_by_page[page];  // expected-warning{{non-atomic update of 'hits_by_page': '++' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
+void bad29_map_at_then_assign(const std::string& page) {
+  hits_by_page[page] = hits_by_page.at(page) + 1;  // expected-warning{{non-atomic update of 'hits_by_page': '=' writes a value computed from an earlier read with no lock held across both [ipc-nonatomic-update]}} expected-note{{'hits_by_page' is read here by 'at'}}
+}
+
+void bad30_vector_element(std::size_t i) {
+  slot_counts[i] += 1;  // expected-warning{{non-atomic update of 'slot_counts': '+=' reads and writes in separate steps with no lock held [ipc-nonatomic-update]}}
+}
+
 // --- near misses and correct code ----------------------------------------------------------
 
 void ok1_value_lock(mp::Value<int>& v) {
@@ -356,6 +376,19 @@ void ok28_local_reference_locked(SharedCounter* shm) {
   hits += 1;
   pthread_mutex_unlock(&shm->mu);
 }
+
+void ok29_map_increment_locked(const std::string& page) {
+  std::lock_guard<std::mutex> guard(mutex);
+  ++hits_by_page[page];
+  slot_counts[page.size() % 16] += 1;
+}
+
+void ok30_local_map(const std::string& page) {
+  std::map<std::string, long> mine;
+  ++mine[page];
+}
+
+void ok31_map_overwrite(const std::string& page, long n) { hits_by_page[page] = n; }
 
 // --- known false negatives -----------------------------------------------------------------
 
