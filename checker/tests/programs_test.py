@@ -2,7 +2,11 @@
 """The corpus programs through the plugin: every fixed/ program is clean under every check, and
 every buggy/ program is flagged where its bug is. A buggy program marks each bug with a
 `// BUG` comment on the line of the read or the action; each such line must carry a finding (its
-warning or one of its notes), and each finding must touch a BUG line (no finding elsewhere)."""
+warning or one of its notes), and each finding must touch a BUG line (no finding elsewhere).
+
+--pending names the topics whose bug no check finds yet (their check is still being written):
+their BUG lines may lack a finding, every other rule holds, and a pending topic that is fully
+flagged fails the test until it is taken off the list."""
 
 import argparse
 import pathlib
@@ -33,7 +37,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("clang", "plugin", "programs", "include"):
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--pending", default="", help="comma-separated topics")
     args = parser.parse_args()
+    pending = {t for t in args.pending.split(",") if t}
     failures = []
     sources = sorted(pathlib.Path(args.programs).glob("*/*/*.cpp"))
     if not sources:
@@ -62,9 +68,19 @@ def main() -> int:
                 if not on:
                     problems.append(f"finding away from every BUG line: {f['text']}")
                 touched |= on
-            problems += [f"BUG line {b} has no finding" for b in sorted(bugs - touched)]
+            missed = sorted(bugs - touched)
+            topic = source.parent.parent.name
+            if topic not in pending:
+                problems += [f"BUG line {b} has no finding" for b in missed]
+            elif not missed:
+                problems.append("every BUG line is flagged: take the topic off --pending")
+            else:
+                print(f"PENDING {topic}/buggy: BUG lines {missed} wait for their check")
         verdict = "FAIL" if problems else "PASS"
-        claim = "is clean" if kind == "fixed" else "is flagged at its BUG lines and nowhere else"
+        claim = ("is clean" if kind == "fixed" else
+                 "has no finding away from its BUG lines (pending)"
+                 if source.parent.parent.name in pending else
+                 "is flagged at its BUG lines and nowhere else")
         print(f"{verdict} {name} {claim}")
         for p in problems:
             print(f"  {p}")
