@@ -22,7 +22,7 @@ namespace {
 
 namespace bip = boost::interprocess;
 
-constexpr std::int64_t kSmallBound = 1024;
+constexpr std::int64_t kSmallBound = 32768;
 constexpr std::int64_t kBulkBound = 8;
 constexpr std::size_t kBulkItem = 64 * 1024;
 constexpr std::uint64_t kStop = std::numeric_limits<std::uint64_t>::max();
