@@ -11,29 +11,14 @@
 #include "mp/hook.h"
 #include "mp/process.h"
 #include "mp/queues.h"
+#include "start_modes.h"
 
 namespace mp {
 namespace {
 
-struct Fork {
-  static constexpr auto kTag = kFork;
-};
-struct Spawn {
-  static constexpr auto kTag = kSpawn;
-};
-struct ModeNames {
-  template <class T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, Fork> ? "Fork" : "Spawn";
-  }
-};
 template <class Mode>
-class QueueKillTest : public testing::Test {
- public:
-  static constexpr auto ctx() { return get_context(Mode::kTag); }
-};
-using Modes = testing::Types<Fork, Spawn>;  // a thread cannot be killed alone
-TYPED_TEST_SUITE(QueueKillTest, Modes, ModeNames);
+class QueueKillTest : public testing_modes::ModeTest<Mode> {};
+TYPED_TEST_SUITE(QueueKillTest, testing_modes::ProcessModes, testing_modes::ModeNames);
 
 char g_kill_point[64];
 

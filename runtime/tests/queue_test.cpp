@@ -15,36 +15,16 @@
 #include <vector>
 
 #include "mp/process.h"
+#include "start_modes.h"
 
 namespace mp {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Fork {
-  static constexpr auto kTag = kFork;
-};
-struct Spawn {
-  static constexpr auto kTag = kSpawn;
-};
-struct Thread {
-  static constexpr auto kTag = kThread;
-};
-struct ModeNames {
-  template <class T>
-  static std::string GetName(int) {
-    if constexpr (std::is_same_v<T, Fork>) return "Fork";
-    if constexpr (std::is_same_v<T, Spawn>) return "Spawn";
-    return "Thread";
-  }
-};
 template <class Mode>
-class QueueTest : public testing::Test {
- public:
-  static constexpr auto ctx() { return get_context(Mode::kTag); }
-};
-using Modes = testing::Types<Fork, Spawn, Thread>;
-TYPED_TEST_SUITE(QueueTest, Modes, ModeNames);
+class QueueTest : public testing_modes::ModeTest<Mode> {};
+TYPED_TEST_SUITE(QueueTest, testing_modes::AllModes, testing_modes::ModeNames);
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
