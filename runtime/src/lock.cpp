@@ -295,11 +295,6 @@ bool RLock::acquire_slow(std::uint32_t me, bool block, double timeout, bool tsan
 
 bool RLock::locked() const noexcept { return detail::mutex_locked(*state_); }
 
-bool RLock::is_mine() const noexcept {
-  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) ==
-         detail::current_tid();
-}
-
 void RLock::mark_consistent() {
   if (!is_mine())
     detail::throw_not_held("mp::RLock::mark_consistent: the caller does not hold the lock");

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "mp/process.h"
@@ -102,6 +104,23 @@ TYPED_TEST(SharedctypesTest, RawValueAndRawArrayWrittenInChildAreSeenByParent) {
   EXPECT_EQ(child.exitcode(), 0);
   EXPECT_EQ(v.get(), 99);
   EXPECT_EQ(std::string(a.data(), a.size()), "abcde");
+}
+
+void set_seven(Value<int> v) { v.set(7); }
+
+// An access under get_lock() skips locking (the caller holds the lock); one by anyone else
+// still waits for the holder.
+TYPED_TEST(SharedctypesTest, AccessOutsideTheHoldersGetLockWaitsForTheHolder) {
+  Value<int> v(0);
+  v.get_lock().lock();
+  auto p = this->ctx().Process(set_seven, v);
+  p.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(v.value(), 0);  // the child's set() has not got past the lock
+  v.get_lock().unlock();
+  ASSERT_TRUE(p.join(30));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(v.get(), 7);
 }
 
 TEST(Value, ProxyOperatorsReadThenWrite) {

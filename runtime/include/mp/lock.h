@@ -311,6 +311,11 @@ inline bool RLock::acquire(bool block, double timeout) {
   return acquire_slow(me, block, timeout, tsan_mutex);
 }
 
+inline bool RLock::is_mine() const noexcept {
+  return (state_->word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) ==
+         detail::current_tid();
+}
+
 inline void RLock::release() {
   detail::MutexState& s = *state_;
   if ((s.word.load(std::memory_order_relaxed) & detail::MutexState::kTidMask) !=

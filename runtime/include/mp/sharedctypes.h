@@ -183,13 +183,16 @@ class SharedRef {
   }
 
  private:
+  // Under get_lock() (the caller holds the RLock) an access needs no locking of its own:
+  // taking and dropping one more level would change nothing but the count, and would write
+  // to the lock's cache line twice per access.
   T read() const {
-    if (lock_ == nullptr) return detail::load_bytes(slot_);
+    if (lock_ == nullptr || lock_->is_mine()) return detail::load_bytes(slot_);
     LockGuard guard(*lock_);
     return detail::load_bytes(slot_);
   }
   void write(const T& value) {
-    if (lock_ == nullptr) return detail::store_bytes(slot_, value);
+    if (lock_ == nullptr || lock_->is_mine()) return detail::store_bytes(slot_, value);
     LockGuard guard(*lock_);
     detail::store_bytes(slot_, value);
   }
