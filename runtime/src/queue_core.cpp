@@ -190,6 +190,12 @@ std::int64_t QueueCore::qsize() const noexcept {
   return static_cast<std::int64_t>(p.v[kItemsPut] - c.v[kItemsGot]);
 }
 
+std::uint64_t QueueCore::arena_bytes_held() const noexcept {
+  const auto c = shared_->consumer.read();
+  const auto p = shared_->producer.read();
+  return p.v[kArenaTail] - c.v[kArenaFree];
+}
+
 bool QueueCore::lock_side(Lock& lock, bool producer_side, bool block, double timeout) {
   try {
     return lock.acquire(true, block ? timeout : -1);
@@ -257,7 +263,7 @@ bool QueueCore::try_put_locked(const void* data, std::size_t size, u64& seen_gen
   enum class Where { kNowhere, kRing, kStub, kOverflow } where = Where::kNowhere;
   for (int attempt = 0; attempt < 2 && where == Where::kNowhere; ++attempt) {
     if (attempt == 1) {
-      // The cached view said no: look at the consumers' latest commit.
+      // The cached view said no (or only "overflow"): look at the consumers' latest commit.
       seen_gen = s.consumer.gen.load(std::memory_order_acquire);
       const auto fresh = s.consumer.read();
       std::memcpy(c, fresh.v, sizeof fresh.v);
@@ -272,7 +278,9 @@ bool QueueCore::try_put_locked(const void* data, std::size_t size, u64& seen_gen
         where = Where::kStub;
       }
     }
-    if (where == Where::kNowhere && arena_fits()) where = Where::kOverflow;
+    // Overflow only on a fresh view: a stale one may still count overflow blocks that the
+    // consumers took long ago, and would send every later item to the arena.
+    if (where == Where::kNowhere && attempt == 1 && arena_fits()) where = Where::kOverflow;
   }
   if (where == Where::kNowhere) return false;
 

@@ -184,6 +184,25 @@ TEST(Queue, KeepsOrderAcrossRingStubsAndOverflow) {
   }
 }
 
+// Queue<T> with its engine in view.
+template <class T>
+struct InspectedQueue : Queue<T> {
+  using Queue<T>::Queue;
+  const detail::QueueCore& core() const { return this->core_; }
+};
+
+TEST(Queue, SmallItemsGoBackToTheRingOnceTheOverflowDrained) {
+  InspectedQueue<long> q(0, small_storage());
+  for (long i = 0; i < 1000; ++i) q.put(i);  // a 4 KiB ring holds 256: the rest overflow
+  EXPECT_GT(q.core().arena_bytes_held(), 0u);
+  for (long i = 0; i < 1000; ++i) ASSERT_EQ(q.get(), i);
+  const auto held = q.core().arena_bytes_held();
+  EXPECT_LT(held, 4096u);  // all but the page of the arena head given back
+  for (long i = 0; i < 200; ++i) q.put(i);
+  EXPECT_EQ(q.core().arena_bytes_held(), held);  // the ring took them
+  for (long i = 0; i < 200; ++i) ASSERT_EQ(q.get(), i);
+}
+
 TEST(Queue, InterleavedPutsAndGetsWrapBothCircles) {
   Queue<std::string> q(0, small_storage());
   unsigned next_put = 0, next_get = 0;

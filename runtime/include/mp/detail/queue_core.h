@@ -166,6 +166,8 @@ class QueueCore {
 
   [[nodiscard]] std::int64_t qsize() const noexcept;
   [[nodiscard]] std::int64_t maxsize() const noexcept;
+  // Arena bytes written and not yet given back (a snapshot), for tests and diagnostics.
+  [[nodiscard]] std::uint64_t arena_bytes_held() const noexcept;
   void close() noexcept { closed_ = true; }
   [[nodiscard]] bool closed() const noexcept { return closed_; }
 
