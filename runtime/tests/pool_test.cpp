@@ -26,31 +26,17 @@
 
 #include "mp/errors.h"
 #include "mp/process.h"
+#include "start_modes.h"
 
 namespace mp {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Fork {
-  static constexpr auto kTag = kFork;
-};
-struct Spawn {
-  static constexpr auto kTag = kSpawn;
-};
-struct Thread {
-  static constexpr auto kTag = kThread;
-};
-struct ModeNames {
-  template <class T>
-  static std::string GetName(int) {
-    if constexpr (std::is_same_v<T, Fork>) return "Fork";
-    if constexpr (std::is_same_v<T, Spawn>) return "Spawn";
-    return "Thread";
-  }
-};
+using testing_modes::Thread;
+
 template <class Mode>
-class PoolTest : public testing::Test {
+class PoolTest : public testing_modes::ModeTest<Mode> {
  public:
   static constexpr bool kIsThread = std::is_same_v<Mode, Thread>;
   static PoolOptions options(std::size_t processes = 2) {
@@ -60,8 +46,7 @@ class PoolTest : public testing::Test {
     return o;
   }
 };
-using Modes = testing::Types<Fork, Spawn, Thread>;
-TYPED_TEST_SUITE(PoolTest, Modes, ModeNames);
+TYPED_TEST_SUITE(PoolTest, testing_modes::AllModes, testing_modes::ModeNames);
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -104,12 +89,12 @@ std::size_t length_of(std::string s) { return s.size(); }
 std::string make_string(std::size_t n) { return std::string(n, 'x'); }
 void do_nothing(int) {}
 
-int g_initialized = 0;
+std::atomic<int> g_initialized{0};  // atomic: thread-mode workers share it
 void set_initialized(int value, std::string tag) {
   if (tag != "tag") throw std::runtime_error("initargs lost");
   g_initialized = value;
 }
-int read_initialized(int) { return g_initialized; }
+int read_initialized(int) { return g_initialized.load(); }
 void initializer_throws() { throw std::runtime_error("no database"); }
 
 // Serializes only non-negative values: a negative one throws in save().

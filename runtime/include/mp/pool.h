@@ -102,16 +102,11 @@ template <class... T>
 inline constexpr bool kAnyInheritanceOnly = (HoldsInheritanceOnly<std::remove_cvref_t<T>>::value ||
                                              ...);
 
+// The return and parameter types of a task's function pointer type P (mp/detail/spawn.h).
 template <class P>
-struct TaskSignature;
-template <class R, class... Params>
-struct TaskSignature<R (*)(Params...)> {
-  using Return = R;
-  using Arguments = std::tuple<std::decay_t<Params>...>;
-  static constexpr std::size_t kArity = sizeof...(Params);
+struct TaskSignature : FunctionTraits<P> {
+  static constexpr std::size_t kArity = std::tuple_size_v<typename FunctionTraits<P>::Arguments>;
 };
-template <class R, class... Params>
-struct TaskSignature<R (*)(Params...) noexcept> : TaskSignature<R (*)(Params...)> {};
 
 // Stands for the result of what is no task (check_task rejects it), so that the rejection
 // is the only error.
