@@ -367,6 +367,8 @@ void JoinAnalyzer::handOff(const Expr *Arg, const ValueDecl *To, State &St) {
 }
 
 void JoinAnalyzer::transferCall(const CallExpr *Call, State &St) {
+  if (isCastLikeCall(Call))
+    return; // `std::move(x)`: where the result goes decides.
   unsigned Roles = T.roles(Call);
   const Expr *ObjExpr = T.objectOf(Call);
   const ValueDecl *Obj = ObjExpr ? Locals.ownerOf(ObjExpr) : nullptr;
@@ -574,10 +576,14 @@ void JoinAnalyzer::report() {
         Started = T.objectOf(Call);
       // Started through a reference into a container, not the variable.
       bool Element = false;
-      if (Started)
-        if (const auto *DRE =
-                dyn_cast<DeclRefExpr>(LocalObjects::rootExpr(Started)))
-          Element = DRE->getDecl() != P.second;
+      if (Started) {
+        const Expr *E = stripTemporaries(Started);
+        if (const auto *UO = dyn_cast<UnaryOperator>(E);
+            UO && UO->getOpcode() == UO_AddrOf)
+          E = stripTemporaries(UO->getSubExpr());
+        const auto *DRE = dyn_cast<DeclRefExpr>(E);
+        Element = !DRE || Locals.resolve(DRE->getDecl()) != DRE->getDecl();
+      }
       if (isa<CXXMemberCallExpr>(D.Site) &&
           T.emplacesStarted(cast<CXXMemberCallExpr>(D.Site)))
         Element = true;
@@ -610,13 +616,7 @@ void JoinAnalyzer::run() {
   std::unique_ptr<CFG> G = buildLifetimeCFG(FD, Ctx.AST);
   if (!G)
     return;
-  std::vector<const CFGBlock *> Order = reversePostOrder(*G);
-  std::vector<unsigned> Rank(G->getNumBlockIDs(), ~0u);
-  for (unsigned I = 0; I < Order.size(); ++I)
-    Rank[Order[I]->getBlockID()] = I;
-  std::vector<State> Out(G->getNumBlockIDs());
-  std::vector<bool> Done(G->getNumBlockIDs(), false);
-  auto InState = [&](const CFGBlock *B) {
+  auto InState = [&](const CFGBlock *B, const std::vector<State> &Out) {
     State In;
     for (auto P = B->pred_begin(); P != B->pred_end(); ++P)
       if (const CFGBlock *Pred = P->getReachableBlock())
@@ -625,8 +625,9 @@ void JoinAnalyzer::run() {
     return In;
   };
   const CFGBlock &Exit = G->getExit();
-  auto Transfer = [&](const CFGBlock *B, bool Final) {
-    State St = InState(B);
+  auto Transfer = [&](const CFGBlock *B, const std::vector<State> &Out,
+                      bool Final) {
+    State St = InState(B, Out);
     for (const CFGElement &E : *B)
       transferElement(E, St, Final);
     if (const Stmt *Term = B->getTerminatorStmt()) {
@@ -648,25 +649,12 @@ void JoinAnalyzer::run() {
         }
     return St;
   };
-  std::set<std::pair<unsigned, const CFGBlock *>> Work;
-  for (const CFGBlock *B : Order)
-    Work.insert({Rank[B->getBlockID()], B});
-  unsigned Budget = 32 * G->getNumBlockIDs() + 64;
-  while (!Work.empty() && Budget--) {
-    const CFGBlock *B = Work.begin()->second;
-    Work.erase(Work.begin());
-    State St = Transfer(B, false);
-    if (Done[B->getBlockID()] && St == Out[B->getBlockID()])
-      continue;
-    Done[B->getBlockID()] = true;
-    Out[B->getBlockID()] = std::move(St);
-    for (auto S = B->succ_begin(); S != B->succ_end(); ++S)
-      if (const CFGBlock *Succ = S->getReachableBlock())
-        if (Rank[Succ->getBlockID()] != ~0u)
-          Work.insert({Rank[Succ->getBlockID()], Succ});
-  }
-  for (const CFGBlock *B : Order)
-    Transfer(B, true);
+  std::vector<State> Out = forwardFixedPoint<State>(
+      *G, [&](const CFGBlock *B, const std::vector<State> &Current) {
+        return Transfer(B, Current, false);
+      });
+  for (const CFGBlock *B : reversePostOrder(*G))
+    Transfer(B, Out, true);
   report();
 }
 

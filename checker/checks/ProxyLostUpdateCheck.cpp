@@ -334,6 +334,8 @@ void LostUpdateAnalyzer::directChange(const Expr *Object, const Stmt *Site,
 
 void LostUpdateAnalyzer::transferCall(const CallExpr *Call, State &St,
                                       bool Final) {
+  if (isCastLikeCall(Call))
+    return; // `std::move(x)`: where the result goes decides.
   unsigned Roles = roles(Call);
   auto Args = argumentsOf(Call);
   if (Roles & RoleWriteBack) {
@@ -599,11 +601,11 @@ std::optional<FixItHint> LostUpdateAnalyzer::writeBackFix(const ValueDecl *V,
   if (!Top || Top->getEndLoc().isMacroID())
     return std::nullopt;
   const LangOptions &LO = Ctx.AST.getLangOpts();
-  SourceLocation After;
-  if (isa<Expr, ReturnStmt, BreakStmt, ContinueStmt, DoStmt>(Top))
-    After = Lexer::findLocationAfterToken(
-        Top->getEndLoc(), tok::semi, SM, LO,
-        /*SkipTrailingWhitespaceAndNewLine=*/false);
+  // Past the semicolon that ends the statement, if it has one outside its
+  // range (an expression statement, a loop whose body is one).
+  SourceLocation After =
+      Lexer::findLocationAfterToken(Top->getEndLoc(), tok::semi, SM, LO,
+                                    /*SkipTrailingWhitespaceAndNewLine=*/false);
   if (After.isInvalid())
     After = Lexer::getLocForEndOfToken(Top->getEndLoc(), 0, SM, LO);
   if (After.isInvalid())
@@ -674,13 +676,7 @@ void LostUpdateAnalyzer::run() {
   std::unique_ptr<CFG> G = buildLifetimeCFG(FD, Ctx.AST);
   if (!G)
     return;
-  std::vector<const CFGBlock *> Order = reversePostOrder(*G);
-  std::vector<unsigned> Rank(G->getNumBlockIDs(), ~0u);
-  for (unsigned I = 0; I < Order.size(); ++I)
-    Rank[Order[I]->getBlockID()] = I;
-  std::vector<State> Out(G->getNumBlockIDs());
-  std::vector<bool> Done(G->getNumBlockIDs(), false);
-  auto InState = [&](const CFGBlock *B) {
+  auto InState = [&](const CFGBlock *B, const std::vector<State> &Out) {
     State In;
     for (auto P = B->pred_begin(); P != B->pred_end(); ++P)
       if (const CFGBlock *Pred = P->getReachableBlock())
@@ -692,29 +688,17 @@ void LostUpdateAnalyzer::run() {
         }
     return In;
   };
-  std::set<std::pair<unsigned, const CFGBlock *>> Work;
-  for (const CFGBlock *B : Order)
-    Work.insert({Rank[B->getBlockID()], B});
-  unsigned Budget = 32 * G->getNumBlockIDs() + 64;
-  while (!Work.empty() && Budget--) {
-    const CFGBlock *B = Work.begin()->second;
-    Work.erase(Work.begin());
-    State St = InState(B);
-    for (const CFGElement &E : *B)
-      transfer(E, St, /*Final=*/false);
-    if (Done[B->getBlockID()] && St == Out[B->getBlockID()])
-      continue;
-    Done[B->getBlockID()] = true;
-    Out[B->getBlockID()] = std::move(St);
-    for (auto S = B->succ_begin(); S != B->succ_end(); ++S)
-      if (const CFGBlock *Succ = S->getReachableBlock())
-        if (Rank[Succ->getBlockID()] != ~0u)
-          Work.insert({Rank[Succ->getBlockID()], Succ});
-  }
+  std::vector<State> Out = forwardFixedPoint<State>(
+      *G, [&](const CFGBlock *B, const std::vector<State> &Out) {
+        State St = InState(B, Out);
+        for (const CFGElement &E : *B)
+          transfer(E, St, /*Final=*/false);
+        return St;
+      });
   // One final pass reports, from the fixed point.
   const CFGBlock &Exit = G->getExit();
-  for (const CFGBlock *B : Order) {
-    State St = InState(B);
+  for (const CFGBlock *B : reversePostOrder(*G)) {
+    State St = InState(B, Out);
     for (const CFGElement &E : *B)
       transfer(E, St, /*Final=*/true);
     bool ToExit = false;

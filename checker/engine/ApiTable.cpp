@@ -134,6 +134,7 @@ llvm::Error ApiTable::loadText(llvm::StringRef Text, llvm::StringRef Name) {
                                      "API table '%s': bad object '%s' for '%s'",
                                      Name.str().c_str(), F.Object.c_str(),
                                      F.Name.c_str());
+    LibraryRoles[Table.Library] |= Fn.Roles;
     Fn.ResultArg = F.Result;
     Fn.LockArg = F.Lock;
     llvm::StringRef Qualified(Fn.Name);

@@ -122,6 +122,13 @@ public:
   const ApiLockKind *lookupLockKind(const clang::CXXRecordDecl *Class) const;
   const ApiLockKind *lookupLockKindName(llvm::StringRef Name) const;
 
+  /// Whether some function of \p Library has one of \p Roles (does this
+  /// library have a main guard?).
+  bool libraryHasRole(llvm::StringRef Library, unsigned Roles) const {
+    auto It = LibraryRoles.find(Library);
+    return It != LibraryRoles.end() && (It->second & Roles);
+  }
+
   bool empty() const { return Functions.empty() && Guards.empty(); }
   size_t size() const { return Functions.size(); }
   std::vector<std::string> libraries() const { return Libraries; }
@@ -137,6 +144,7 @@ private:
   llvm::StringMap<ApiGuard> Guards;
   llvm::StringMap<ApiLockKind> LockKinds;
   std::vector<std::string> Libraries;
+  llvm::StringMap<unsigned> LibraryRoles;
   llvm::StringSet<> Classes; ///< Qualified names with a method in a table.
   mutable llvm::DenseMap<const clang::FunctionDecl *, const ApiFunction *>
       DeclCache;

@@ -5,6 +5,7 @@
 #include "checks/NonatomicUpdateCheck.h"
 #include "checks/ProcessNotJoinedCheck.h"
 #include "checks/ProxyLostUpdateCheck.h"
+#include "checks/SpawnMainGuardCheck.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/RecursiveASTVisitor.h"
@@ -23,6 +24,7 @@ std::vector<std::unique_ptr<IpcCheck>> createAllChecks() {
   Checks.push_back(std::make_unique<NonatomicUpdateCheck>());
   Checks.push_back(std::make_unique<ProxyLostUpdateCheck>());
   Checks.push_back(std::make_unique<ProcessNotJoinedCheck>());
+  Checks.push_back(std::make_unique<SpawnMainGuardCheck>());
   return Checks;
 }
 

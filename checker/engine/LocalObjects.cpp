@@ -216,6 +216,7 @@ std::unique_ptr<CFG> buildLifetimeCFG(const FunctionDecl *FD, ASTContext &Ctx) {
   Options.AddImplicitDtors = true;
   Options.AddLifetime = true;
   Options.AddInitializers = true;
+  Options.AddCXXDefaultInitExprInCtors = true;
   Options.setAllAlwaysAdd();
   return CFG::buildCFG(FD, FD->getBody(), &Ctx, Options);
 }

@@ -17,6 +17,9 @@
 #include "clang/Basic/SourceLocation.h"
 #include "llvm/ADT/DenseMap.h"
 #include <memory>
+#include <set>
+#include <utility>
+#include <vector>
 
 namespace clang {
 class ASTContext;
@@ -94,6 +97,39 @@ const clang::VarDecl *endedVariable(const clang::CFGElement &E);
 /// Blocks in reverse post-order: a forward dataflow that visits them in this
 /// order settles loops before the code after them.
 std::vector<const clang::CFGBlock *> reversePostOrder(const clang::CFG &G);
+
+/// Runs a forward dataflow over \p G to its fixed point (or a budget
+/// proportional to its size) and returns each block's exit state, by block ID.
+/// \p Step computes a block's exit state given the exit states so far (it
+/// joins its predecessors' itself); blocks not reached from the entry keep a
+/// default State.
+template <class State, class StepFn>
+std::vector<State> forwardFixedPoint(const clang::CFG &G, StepFn &&Step) {
+  std::vector<const clang::CFGBlock *> Order = reversePostOrder(G);
+  std::vector<unsigned> Rank(G.getNumBlockIDs(), ~0u);
+  for (unsigned I = 0; I < Order.size(); ++I)
+    Rank[Order[I]->getBlockID()] = I;
+  std::vector<State> Out(G.getNumBlockIDs());
+  std::vector<bool> Done(G.getNumBlockIDs(), false);
+  std::set<std::pair<unsigned, const clang::CFGBlock *>> Work;
+  for (const clang::CFGBlock *B : Order)
+    Work.insert({Rank[B->getBlockID()], B});
+  unsigned Budget = 32 * G.getNumBlockIDs() + 64;
+  while (!Work.empty() && Budget--) {
+    const clang::CFGBlock *B = Work.begin()->second;
+    Work.erase(Work.begin());
+    State St = Step(B, Out);
+    if (Done[B->getBlockID()] && St == Out[B->getBlockID()])
+      continue;
+    Done[B->getBlockID()] = true;
+    Out[B->getBlockID()] = std::move(St);
+    for (auto S = B->succ_begin(); S != B->succ_end(); ++S)
+      if (const clang::CFGBlock *Succ = S->getReachableBlock())
+        if (Rank[Succ->getBlockID()] != ~0u)
+          Work.insert({Rank[Succ->getBlockID()], Succ});
+  }
+  return Out;
+}
 
 } // namespace ipcheck
 

@@ -276,6 +276,30 @@ def test_compilation_database():
            rc == 0 and len(warnings(out)) == 2, out)
 
 
+def plugin(*args, source):
+    return run([ARGS.clang, "-std=c++20", "-fsyntax-only", f"-fplugin={ARGS.plugin}",
+                "-I", os.path.join(ARGS.corpus, "include"), *args, source], cwd=ARGS.work)
+
+
+def test_fixits():
+    rc, out = plugin("-fdiagnostics-parseable-fixits", source=inp("lost_update.cpp"))
+    fixes = re.findall(r'^fix-it:".*lost_update.cpp":\{(\d+):(\d+)-(\d+):(\d+)\}:"(.*)"$', out, re.M)
+    expect("a lost update carries a fix-it that writes the copy back after the last change",
+           ("14", "18", "14", "18", r'\n  d.set(\"k\", v);') in fixes, out)
+    expect("the write-back goes after the loop that changes the copy, with the proxy's own key",
+           ("24", "22", "24", "22", r'\n  rows.set(2, row);') in fixes, out)
+    fixed = os.path.join(ARGS.work, "lost_update_fixed.cpp")
+    shutil.copy(inp("lost_update.cpp"), fixed)
+    rc, out = plugin("-Xclang", "-fixit", source=fixed)
+    with open(fixed) as f:
+        text = f.read()
+    expect("clang's -fixit applies the write-back", 'v.push_back(x);\n  d.set("k", v);\n' in text
+           and 'row.push_back(i);\n  rows.set(2, row);\n' in text, text)
+    rc, out = plugin(source=fixed)
+    expect("the fixed file has no lost update left",
+           rc == 0 and "ipc-proxy-lost-update" not in out, out)
+
+
 def main():
     global ARGS
     parser = argparse.ArgumentParser()
@@ -285,7 +309,7 @@ def main():
     shutil.rmtree(ARGS.work, ignore_errors=True)
     os.makedirs(ARGS.work)
     for test in (test_version_and_list, test_exit_status, test_checks_filter, test_same_text_as_plugin,
-                 test_nolint, test_baseline, test_sarif, test_madeup_library, test_compilation_database):
+                 test_nolint, test_baseline, test_sarif, test_madeup_library, test_compilation_database, test_fixits):
         test()
     if FAILURES:
         print(f"{len(FAILURES)} failed: {FAILURES}")
