@@ -2,7 +2,6 @@
 #include "mp/detail/queue_core.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <climits>
@@ -31,8 +30,9 @@ constexpr u64 kPad = u64{2} << 62;   // the rest of this lap is unused: go on at
 constexpr u64 kHeader = sizeof(u64);
 
 // Spinning beats sleeping when the other side is about to act: a wake-up costs ~50 us here.
+// No sched_yield while spinning: on a loaded machine one yield gave the CPU away for ~10 ms,
+// while a futex sleeper is woken with the scheduler's wake-up preference.
 constexpr std::int64_t kSpinNs = 30'000;
-constexpr std::int64_t kYieldAfterNs = 3'000;
 // A sleeper looks again at least this often, in case the process that should have woken it
 // was killed between its commit and the wake-up.
 constexpr std::int64_t kMaxSleepNs = 100'000'000;
@@ -89,8 +89,6 @@ bool wait_for_change(const std::atomic<u64>& gen, u64 seen, std::atomic<std::uin
       const std::int64_t now = monotonic_ns();
       if (now - start >= kSpinNs) break;
       if (deadline.expired()) return false;
-      // Past the first microseconds, the other side may be waiting for this CPU: let it run.
-      if (now - start >= kYieldAfterNs) ::sched_yield();
     }
   }
   for (;;) {
