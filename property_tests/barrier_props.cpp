@@ -19,6 +19,7 @@ using B = m::BarrierOpKind;
 
 struct BarrierSut {
   mp::Barrier barrier;
+  std::optional<double> timeout;  // of every wait (seconds); none: wait for good
 
   static std::optional<BarrierOp> second_phase(const BarrierOp& op) {
     if (op.kind == B::kArrive) return BarrierOp{B::kLeave};
@@ -27,7 +28,7 @@ struct BarrierSut {
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(barrier);
+    archive(barrier, timeout);
   }
 
   m::Reply<> run(ProcessId, const BarrierOp& op) {
@@ -35,7 +36,7 @@ struct BarrierSut {
       case B::kArrive:
       case B::kLeave:
         try {
-          return m::ok<std::int64_t>(static_cast<std::int64_t>(barrier.wait()));
+          return m::ok<std::int64_t>(static_cast<std::int64_t>(barrier.wait(timeout)));
         } catch (const mp::BrokenBarrierError&) {
           return {m::Status::kBroken};
         }
@@ -59,7 +60,7 @@ RC_GTEST_PROP(BarrierProps, SequentialModelAgreesWithBarrier, ()) {
   // model says so and the command is skipped) — queries, abort and reset still run.
   const int parties = *rc::gen::inRange(1, 3);
   rc_check_sequential(
-      m::Barrier(parties), [=] { return BarrierSut{mp::Barrier(parties)}; },
+      m::Barrier(parties), [=] { return BarrierSut{mp::Barrier(parties), std::nullopt}; },
       rc::gen::map(rc::gen::element(B::kArrive, B::kAbort, B::kReset, B::kNWaiting, B::kBroken),
                    [](B kind) { return BarrierOp{kind}; }));
 }
@@ -98,7 +99,25 @@ RC_GTEST_PROP(BarrierProps, BarrierIsLinearizable, ()) {
   const int parties = static_cast<int>(program.branches.size());
   rc_check_program(
       "BarrierProps.BarrierIsLinearizable", m::Barrier(parties),
-      [=] { return BarrierSut{mp::Barrier(parties)}; }, program, options);
+      [=] { return BarrierSut{mp::Barrier(parties), std::nullopt}; }, program, options);
+}
+
+// A party killed at a random point: the others cannot pass without it, and learn it from
+// their wait's timeout, which breaks the barrier (BrokenBarrierError for everyone) — never a
+// hang; passes completed before the kill stay completed.
+RC_GTEST_PROP(BarrierProps, SurvivesAKilledParty, ()) {
+  const auto program = *gen_barrier_program();
+  const auto options =
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn},
+                       {"barrier.wait.after_arrive", "proptest.op.before", "proptest.op.gap", ""},
+                       /*kill_percent=*/100);
+  const int parties = static_cast<int>(program.branches.size());
+  rc_check_program(
+      "BarrierProps.SurvivesAKilledParty", m::Barrier(parties, /*timed_waits=*/true),
+      [=] {
+        return BarrierSut{mp::Barrier(parties), 0.05};
+      },
+      program, options);
 }
 
 }  // namespace

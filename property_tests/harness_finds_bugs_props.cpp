@@ -3,6 +3,10 @@
 // tests of the runtime prove nothing.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 
@@ -43,7 +47,8 @@ std::string first_failure(const std::string& name, const M& model, rc::Gen<Progr
     options.schedule.seed = 0x5eed + i;
     options.schedule.max_delay_us = 300;
     options.watchdog = std::chrono::milliseconds(3000);
-    CaseReport report = check_program(name, model, [] { return Sut{}; }, program, options);
+    CaseReport report = check_program(
+        name, model, [] { return Sut{}; }, program, options);
     if (!report.passed) {
       std::cout << name << ": found at case " << i << "\n";
       return report.text;
@@ -132,6 +137,44 @@ TEST(Supervisor, ACrashBecomesAFailingCaseWithItsReason) {
   RunOutcome<m::Lock> outcome = run_program<m::Lock>([] { return CrashingSut{}; }, program, {});
   EXPECT_NE(outcome.failure.find("process 2 was killed by signal 11"), std::string::npos)
       << outcome.failure;
+}
+
+// A system under test that leaves a descriptor open, or a named segment in /dev/shm, in the
+// case process: the case fails and names what was left behind.
+struct LeakingSut {
+  bool segment = false;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(segment);
+  }
+  m::Reply<> run(ProcessId p, const m::LockOp&) {
+    if (p != 0) return {};
+    if (segment) {
+      const int fd = shm_open("/ipcheck-proptest-leak-test", O_CREAT | O_RDWR, 0600);
+      if (fd >= 0) close(fd);
+    } else {
+      (void)!memfd_create("ipcheck-leak", 0);
+    }
+    return {};
+  }
+};
+
+TEST(Supervisor, ALeakedDescriptorOrSegmentBecomesAFailingCase) {
+  Program<m::LockOp> program;
+  program.prefix = {{m::LockOpKind::kLocked}};
+  program.branches = {{{m::LockOpKind::kLocked}}, {{m::LockOpKind::kLocked}}};
+  RunOutcome<m::Lock> fd =
+      run_program<m::Lock>([] { return LeakingSut{false}; }, program, RunOptions{});
+  EXPECT_NE(fd.failure.find("leaked after the case: fd "), std::string::npos) << fd.failure;
+  EXPECT_NE(fd.failure.find("memfd:ipcheck-leak"), std::string::npos) << fd.failure;
+  RunOutcome<m::Lock> segment =
+      run_program<m::Lock>([] { return LeakingSut{true}; }, program, RunOptions{});
+  shm_unlink("/ipcheck-proptest-leak-test");
+  EXPECT_NE(segment.failure.find("/dev/shm/ipcheck-proptest-leak-test"), std::string::npos)
+      << segment.failure;
+  RunOutcome<m::Lock> clean =
+      run_program<m::Lock>([] { return broken::RacyLockSut{}; }, program, RunOptions{});
+  EXPECT_EQ(clean.failure, "") << "a segment given back is no leak";
 }
 
 TEST(FaultPlan, AKilledProcessLeavesAnIndeterminateOperationAndADeath) {

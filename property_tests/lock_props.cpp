@@ -90,11 +90,13 @@ const std::vector<std::string> kKillPoints = {"lock.acquire.after_cas", "rlock.a
                                               "proptest.op.gap", "proptest.op.after", ""};
 
 RC_GTEST_PROP(LockProps, SequentialModelAgreesWithLock, ()) {
-  rc_check_sequential(m::Lock{}, [] { return LockSut<mp::Lock>{}; }, gen_lock_op());
+  rc_check_sequential(
+      m::Lock{}, [] { return LockSut<mp::Lock>{}; }, gen_lock_op());
 }
 
 RC_GTEST_PROP(LockProps, SequentialModelAgreesWithRLock, ()) {
-  rc_check_sequential(m::RLock{}, [] { return LockSut<mp::RLock>{}; }, gen_lock_op());
+  rc_check_sequential(
+      m::RLock{}, [] { return LockSut<mp::RLock>{}; }, gen_lock_op());
 }
 
 RC_GTEST_PROP(LockProps, LockIsLinearizable, ()) {
@@ -113,6 +115,26 @@ RC_GTEST_PROP(LockProps, RLockIsLinearizable, ()) {
   rc_check_program(
       "LockProps.RLockIsLinearizable", m::RLock{}, [] { return LockSut<mp::RLock>{}; }, program,
       options);
+}
+
+// Every case kills one process at a hook point: a lock it held is taken over with OwnerDied
+// by the next blocking acquire (the model says exactly when), nobody hangs, nothing leaks.
+RC_GTEST_PROP(LockProps, LockSurvivesAKilledProcess, ()) {
+  const auto program = *gen_program(gen_lock_block<false>());
+  const auto options =
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kKillPoints, /*kill_percent=*/100);
+  rc_check_program(
+      "LockProps.LockSurvivesAKilledProcess", m::Lock{}, [] { return LockSut<mp::Lock>{}; },
+      program, options);
+}
+
+RC_GTEST_PROP(LockProps, RLockSurvivesAKilledProcess, ()) {
+  const auto program = *gen_program(gen_lock_block<true>());
+  const auto options =
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kKillPoints, /*kill_percent=*/100);
+  rc_check_program(
+      "LockProps.RLockSurvivesAKilledProcess", m::RLock{}, [] { return LockSut<mp::RLock>{}; },
+      program, options);
 }
 
 // A holder killed while it holds the lock: the suffix's acquire must take it over with

@@ -7,6 +7,7 @@
 
 #include "ipcheck/proptest/rapidcheck.h"
 #include "ipcheck/proptest/stateful.h"
+#include "mp/errors.h"
 #include "mp/models/value.h"
 #include "mp/sharedctypes.h"
 #include "mp/synchronize.h"
@@ -21,6 +22,21 @@ using V = m::ValueOpKind;
 
 const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn};
 
+// Runs `op` on a Value or Array; if its lock's holder died (mp::OwnerDied: the caller holds
+// the lock now), declares the value repaired — a write is one store, so a holder killed
+// mid-operation leaves it whole — gives the lock back and runs `op` again.
+template <class F>
+auto recovering(mp::RLock& lock, F op) {
+  for (;;) {
+    try {
+      return op();
+    } catch (const mp::OwnerDied&) {
+      lock.mark_consistent();
+      lock.release();
+    }
+  }
+}
+
 // add under get_lock() when `locked_add`, else through the proxy's `+=` (read, then write).
 struct ValueSut {
   mp::Value<I> value{0};
@@ -31,7 +47,10 @@ struct ValueSut {
     archive(value, locked_add);
   }
 
-  m::Reply<I> run(ProcessId, const Op& op) {
+  m::Reply<I> run(ProcessId p, const Op& op) {
+    return recovering(value.get_lock(), [&] { return run_once(p, op); });
+  }
+  m::Reply<I> run_once(ProcessId, const Op& op) {
     switch (op.kind) {
       case V::kGet:
         return m::ok(value.get());
@@ -60,7 +79,10 @@ struct ArraySut {
     archive(array);
   }
 
-  m::Reply<I> run(ProcessId, const Op& op) {
+  m::Reply<I> run(ProcessId p, const Op& op) {
+    return recovering(array.get_lock(), [&] { return run_once(p, op); });
+  }
+  m::Reply<I> run_once(ProcessId, const Op& op) {
     try {
       switch (op.kind) {
         case V::kGet:
@@ -82,17 +104,22 @@ struct ArraySut {
 };
 
 rc::Gen<Op> gen_value_op(std::size_t max_index) {
-  return rc::gen::apply([](V kind, I value, std::size_t index) { return Op{kind, value, index}; },
-                        rc::gen::element(V::kGet, V::kSet, V::kAdd), rc::gen::inRange<I>(-3, 4),
-                        rc::gen::inRange<std::size_t>(0, max_index + 1));
+  return rc::gen::apply(
+      [](V kind, I value, std::size_t index) {
+        return Op{kind, value, index};
+      },
+      rc::gen::element(V::kGet, V::kSet, V::kAdd), rc::gen::inRange<I>(-3, 4),
+      rc::gen::inRange<std::size_t>(0, max_index + 1));
 }
 
 RC_GTEST_PROP(ValueProps, SequentialModelAgreesWithValue, ()) {
-  rc_check_sequential(m::Value<I>{}, [] { return ValueSut{mp::Value<I>(0)}; }, gen_value_op(0));
+  rc_check_sequential(
+      m::Value<I>{}, [] { return ValueSut{mp::Value<I>(0)}; }, gen_value_op(0));
 }
 
 RC_GTEST_PROP(ValueProps, SequentialModelAgreesWithArray, ()) {
-  rc_check_sequential(m::Array<I>(3), [] { return ArraySut{}; }, gen_value_op(3));
+  rc_check_sequential(
+      m::Array<I>(3), [] { return ArraySut{}; }, gen_value_op(3));
 }
 
 RC_GTEST_PROP(ValueProps, ValueIsLinearizable, ()) {
@@ -111,6 +138,30 @@ RC_GTEST_PROP(ValueProps, ArrayIsLinearizableIndexByIndex, ()) {
       program, options);
 }
 
+const std::vector<std::string> kValueKillPoints = {"rlock.acquire.after_cas",
+                                                   "rlock.release.after_exchange",
+                                                   "proptest.op.gap", "proptest.op.after", ""};
+
+// Every case kills one process, often while it holds the value's lock: the others take the
+// lock over (OwnerDied, recovered above) instead of hanging, and no completed write is lost.
+RC_GTEST_PROP(ValueProps, ValueSurvivesAKilledProcess, ()) {
+  const auto program = *gen_program(single(gen_value_op(0)));
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kValueKillPoints,
+                                        /*kill_percent=*/100);
+  rc_check_program(
+      "ValueProps.ValueSurvivesAKilledProcess", m::Value<I>{},
+      [] { return ValueSut{mp::Value<I>(0)}; }, program, options);
+}
+
+RC_GTEST_PROP(ValueProps, ArraySurvivesAKilledProcess, ()) {
+  const auto program = *gen_program(single(gen_value_op(2)));
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kValueKillPoints,
+                                        /*kill_percent=*/100);
+  rc_check_program(
+      "ValueProps.ArraySurvivesAKilledProcess", m::Array<I>(3), [] { return ArraySut{}; }, program,
+      options);
+}
+
 // The harness must catch Python's classic: `v.value += 1` without get_lock().
 TEST(ValueProps, AnIncrementWithoutTheLockIsCaughtLosingUpdates) {
   const auto programs = gen_program(single(rc::gen::element(Op{V::kAdd, 1}, Op{V::kGet})));
@@ -122,8 +173,10 @@ TEST(ValueProps, AnIncrementWithoutTheLockIsCaughtLosingUpdates) {
       options.schedule.seed = 0xadd + i;
       CaseReport report = check_program(
           std::string("ValueProps.UnlockedIncrement_") + to_string(mode), m::Value<I>{},
-          [] { return ValueSut{mp::Value<I>(0), false}; }, programs(rc::Random(77 + i), 50).value(),
-          options);
+          [] {
+            return ValueSut{mp::Value<I>(0), false};
+          },
+          programs(rc::Random(77 + i), 50).value(), options);
       caught = !report.passed && report.verdict == Verdict::kNotLinearizable;
     }
     EXPECT_TRUE(caught) << "no lost update found under " << to_string(mode);

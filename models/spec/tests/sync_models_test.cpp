@@ -10,7 +10,7 @@ namespace {
 static_assert(Model<Lock> && CrashAware<Lock>);
 static_assert(Model<RLock> && CrashAware<RLock>);
 static_assert(Model<Semaphore> && Model<BoundedSemaphore>);
-static_assert(Model<Event> && Model<Condition> && Model<Barrier>);
+static_assert(Model<Event> && Model<Condition> && CrashAware<Condition> && Model<Barrier>);
 
 const Reply<> kOk{Status::kOk};
 const Reply<> kFalse{Status::kFalse};
@@ -155,6 +155,55 @@ TEST(ConditionModel, SpuriousWakeupsAndTimeoutsNeedNoNotify) {
   EXPECT_FALSE(cond.step(2, {ConditionOpKind::kNotify}, kOk)) << "notify needs the lock";
 }
 
+TEST(ConditionModel, BothPhasesOfATimedOutWaitCarryItsResult) {
+  Condition cond(/*allow_spurious_wakeups=*/false);
+  ASSERT_TRUE(cond.step(1, {ConditionOpKind::kAcquire}, kOk));
+  ASSERT_TRUE(cond.step(1, {ConditionOpKind::kWaitBegin}, kFalse));
+  EXPECT_EQ(cond.waiters(), 1);
+  EXPECT_TRUE(cond.step(1, {ConditionOpKind::kWaitEnd}, kFalse));
+  EXPECT_EQ(cond.owner(), 1) << "a timed-out wait still re-takes the lock";
+}
+
+TEST(ConditionModel, WaitAndNotifyWithoutTheLockAreValueErrorsAndChangeNothing) {
+  Condition cond;
+  const Condition before = cond;
+  const Reply<> value_error{Status::kValueError};
+  EXPECT_FALSE(cond.step(1, {ConditionOpKind::kWaitBegin}, kOk));
+  EXPECT_TRUE(cond.step(1, {ConditionOpKind::kWaitBegin}, value_error));
+  EXPECT_TRUE(cond.step(1, {ConditionOpKind::kWaitEnd}, value_error)) << "the refused wait";
+  EXPECT_TRUE(cond.step(1, {ConditionOpKind::kNotifyAll}, value_error));
+  EXPECT_EQ(cond, before);
+}
+
+TEST(ConditionModel, AWaiterReTakesALockWhoseHolderDiedWithOwnerDied) {
+  Condition cond(false);
+  ASSERT_TRUE(cond.step(1, {ConditionOpKind::kAcquire}, kOk));
+  ASSERT_TRUE(cond.step(1, {ConditionOpKind::kWaitBegin}, Reply<>{Status::kOwnerDied}));
+  ASSERT_TRUE(cond.step(2, {ConditionOpKind::kAcquire}, kOk));
+  cond.crash(2);
+  EXPECT_FALSE(cond.step(1, {ConditionOpKind::kWaitEnd}, kFalse)) << "held by the dead";
+  EXPECT_TRUE(cond.step(1, {ConditionOpKind::kWaitEnd}, Reply<>{Status::kOwnerDied}));
+  EXPECT_EQ(cond.owner(), 1);
+  EXPECT_FALSE(cond.step(1, {ConditionOpKind::kRelease}, kFalse));
+  EXPECT_TRUE(cond.step(1, {ConditionOpKind::kMarkConsistent}, kOk));
+}
+
+TEST(ConditionModel, ADeadWaiterStaysCountedSoANotifyMayBeSpentOnIt) {
+  Condition cond(false);
+  ASSERT_TRUE(cond.step(1, {ConditionOpKind::kAcquire}, kOk));
+  ASSERT_TRUE(cond.step(1, {ConditionOpKind::kWaitBegin}, kOk));
+  cond.crash(1);
+  ASSERT_TRUE(cond.step(2, {ConditionOpKind::kAcquire}, kOk));
+  ASSERT_TRUE(cond.step(2, {ConditionOpKind::kWaitBegin}, kFalse));
+  EXPECT_EQ(cond.waiters(), 2);
+  ASSERT_TRUE(cond.step(3, {ConditionOpKind::kAcquire}, kOk));
+  ASSERT_TRUE(cond.step(3, {ConditionOpKind::kNotifyAll}, kOk));
+  EXPECT_EQ(cond.tokens(), 2);
+  ASSERT_TRUE(cond.step(3, {ConditionOpKind::kRelease}, kOk));
+  EXPECT_TRUE(cond.step(2, {ConditionOpKind::kWaitEnd}, kFalse)) << "may time out";
+  EXPECT_EQ(cond.tokens(), 1) << "the dead waiter's token is left over";
+}
+
 TEST(BarrierModel, NobodyLeavesBeforeTheLastArrival) {
   Barrier barrier(2);
   ASSERT_TRUE(barrier.step(1, {BarrierOpKind::kArrive}, ok<std::int64_t>(0)));
@@ -178,6 +227,21 @@ TEST(BarrierModel, AbortBreaksWaitersAndLaterWaits) {
   EXPECT_TRUE(barrier.step(3, {BarrierOpKind::kLeave}, Reply<>{Status::kBroken}));
   EXPECT_TRUE(barrier.step(2, {BarrierOpKind::kReset}, kOk));
   EXPECT_TRUE(barrier.step(2, {BarrierOpKind::kBroken}, kFalse));
+}
+
+TEST(BarrierModel, ATimedOutWaitBreaksThePassForEveryone) {
+  Barrier untimed(3);
+  ASSERT_TRUE(untimed.step(1, {BarrierOpKind::kArrive}, Reply<>{Status::kBroken}));
+  EXPECT_FALSE(untimed.step(1, {BarrierOpKind::kLeave}, Reply<>{Status::kBroken}))
+      << "without timeouts only abort or reset breaks a waiter";
+  Barrier barrier(3, /*timed_waits=*/true);
+  ASSERT_TRUE(barrier.step(1, {BarrierOpKind::kArrive}, ok<std::int64_t>(0)));
+  ASSERT_TRUE(barrier.step(2, {BarrierOpKind::kArrive}, Reply<>{Status::kBroken}));
+  ASSERT_TRUE(barrier.step(2, {BarrierOpKind::kLeave}, Reply<>{Status::kBroken}));
+  EXPECT_TRUE(barrier.broken());
+  EXPECT_FALSE(barrier.step(1, {BarrierOpKind::kLeave}, ok<std::int64_t>(0)));
+  EXPECT_TRUE(barrier.step(1, {BarrierOpKind::kLeave}, Reply<>{Status::kBroken}));
+  EXPECT_FALSE(barrier.step(3, {BarrierOpKind::kArrive}, ok<std::int64_t>(0)));
 }
 
 TEST(ModelHash, EqualStatesHashEqual) {

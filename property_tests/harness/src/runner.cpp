@@ -1,10 +1,14 @@
 // The supervisor: each case in a throwaway process group, watched by a watchdog.
 #include "ipcheck/proptest/runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "mp/errors.h"
 
@@ -51,7 +55,77 @@ pid_t wait_for(pid_t pid, int* status) {
   return result;
 }
 
+std::vector<std::string> directory_entries(const char* path, int* own_fd = nullptr) {
+  std::vector<std::string> names;
+  DIR* dir = opendir(path);
+  if (dir == nullptr) return names;
+  if (own_fd) *own_fd = dirfd(dir);
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') names.emplace_back(entry->d_name);
+  }
+  closedir(dir);
+  return names;
+}
+
+// Whether a process other than this one has /dev/shm/`name` mapped or open: then the segment
+// is someone else's (other programs share /dev/shm), not a leak of this case.
+bool used_elsewhere(const std::string& name) {
+  const std::string path = "/dev/shm/" + name;
+  const std::string self = std::to_string(getpid());
+  for (const std::string& pid : directory_entries("/proc")) {
+    if (pid == self || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::FILE* maps = std::fopen(("/proc/" + pid + "/maps").c_str(), "r");
+    if (maps == nullptr) continue;
+    char line[512];
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, maps)) found = std::strstr(line, path.c_str());
+    std::fclose(maps);
+    if (found) return true;
+    const std::string fd_dir = "/proc/" + pid + "/fd";
+    for (const std::string& fd : directory_entries(fd_dir.c_str())) {
+      char target[256];
+      const ssize_t n = readlink((fd_dir + "/" + fd).c_str(), target, sizeof target - 1);
+      if (n > 0 && path == std::string(target, n)) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+Resources snapshot_resources() {
+  Resources resources;
+  int own = -1;
+  for (const std::string& name : directory_entries("/proc/self/fd", &own)) {
+    const int fd = std::atoi(name.c_str());
+    if (fd == own) continue;
+    char target[256] = "";
+    const std::string link = "/proc/self/fd/" + name;
+    const ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+    resources.descriptors.emplace_back(fd, n > 0 ? std::string(target, n) : "?");
+  }
+  std::sort(resources.descriptors.begin(), resources.descriptors.end());
+  resources.segments = directory_entries("/dev/shm");
+  std::sort(resources.segments.begin(), resources.segments.end());
+  return resources;
+}
+
+std::string leaked(const Resources& before, const Resources& now) {
+  std::string report;
+  auto add = [&](const std::string& what) { report += (report.empty() ? "" : ", ") + what; };
+  for (const auto& descriptor : now.descriptors) {
+    if (!std::binary_search(before.descriptors.begin(), before.descriptors.end(), descriptor)) {
+      add("fd " + std::to_string(descriptor.first) + " (" + descriptor.second + ")");
+    }
+  }
+  for (const auto& segment : now.segments) {
+    if (!std::binary_search(before.segments.begin(), before.segments.end(), segment) &&
+        !used_elsewhere(segment)) {
+      add("/dev/shm/" + segment);
+    }
+  }
+  return report.empty() ? "" : "leaked after the case: " + report;
+}
 
 std::string supervise(const std::function<void()>& body, std::chrono::milliseconds watchdog) {
   std::fflush(nullptr);  // or buffered output would be written twice

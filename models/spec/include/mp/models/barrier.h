@@ -49,13 +49,18 @@ inline std::string to_string(const BarrierOp& op) {
 //   abort      breaks the barrier: every waiter fails, every later wait fails until reset.
 //   reset      waiters fail; the barrier is whole and empty again.
 //   n_waiting  ok(number of processes in the current pass); broken: kOk / kFalse.
+// Barrier(parties, /*timed_waits=*/true): waits have a timeout, so a waiter may also leave
+// with kBroken before its pass completes — its timeout broke the barrier for every waiter of
+// the pass and every later wait, until reset (Python's Barrier does the same). That is how
+// the others learn that a party died while they waited.
 class Barrier {
  public:
   using Op = BarrierOp;
   using Result = Reply<>;
 
   Barrier() = default;
-  explicit Barrier(int parties) : parties_(parties) {}
+  explicit Barrier(int parties, bool timed_waits = false)
+      : parties_(parties), timed_waits_(timed_waits) {}
 
   bool step(ProcessId p, const Op& op, const Result& result) {
     switch (op.kind) {
@@ -91,15 +96,17 @@ class Barrier {
           set_phase(p, kIdle);
           return true;
         }
+        if (result.status == Status::kBroken && phase(p) == kWaiting && timed_waits_) {
+          break_pass();
+          broken_ = true;
+          set_phase(p, kIdle);
+          return true;
+        }
         return false;
       case BarrierOpKind::kAbort:
       case BarrierOpKind::kReset:
         if (result.status != Status::kOk) return false;
-        for (auto& phase : phases_) {
-          if (phase == kWaiting) phase = kFailed;
-        }
-        arrived_ = 0;
-        used_indexes_ = 0;
+        break_pass();
         broken_ = op.kind == BarrierOpKind::kAbort;
         return true;
       case BarrierOpKind::kNWaiting:
@@ -128,13 +135,22 @@ class Barrier {
     return seed;
   }
   friend bool operator==(const Barrier& a, const Barrier& b) {
-    return a.parties_ == b.parties_ && a.arrived_ == b.arrived_ &&
-           a.used_indexes_ == b.used_indexes_ && a.broken_ == b.broken_ &&
-           a.trimmed_phases() == b.trimmed_phases();
+    return a.parties_ == b.parties_ && a.timed_waits_ == b.timed_waits_ &&
+           a.arrived_ == b.arrived_ && a.used_indexes_ == b.used_indexes_ &&
+           a.broken_ == b.broken_ && a.trimmed_phases() == b.trimmed_phases();
   }
 
  private:
   enum Phase : std::uint8_t { kIdle, kWaiting, kPassed, kFailed };
+
+  // Every waiter of the current pass fails; the pass is empty again.
+  void break_pass() {
+    for (auto& phase : phases_) {
+      if (phase == kWaiting) phase = kFailed;
+    }
+    arrived_ = 0;
+    used_indexes_ = 0;
+  }
 
   Phase phase(ProcessId p) const {
     return static_cast<std::size_t>(p) < phases_.size() ? phases_[p] : kIdle;
@@ -147,6 +163,7 @@ class Barrier {
   const std::vector<Phase>& trimmed_phases() const { return phases_; }
 
   int parties_ = 2;
+  bool timed_waits_ = false;
   int arrived_ = 0;
   std::uint64_t used_indexes_ = 0;
   bool broken_ = false;

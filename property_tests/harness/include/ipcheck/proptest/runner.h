@@ -18,7 +18,9 @@
 //
 // Each case runs in a throwaway child process (the supervisor) with a watchdog: a crash, an
 // unexpected exit or a deadlock there becomes a failing case with its reason and the history
-// recorded up to that point, and the test process carries on (so RapidCheck can shrink).
+// recorded up to that point, and the test process carries on (so RapidCheck can shrink). So
+// does a leak: a descriptor or a /dev/shm segment the case process still holds once the
+// system under test is destroyed and every branch has ended (killed ones included).
 #pragma once
 
 #include <signal.h>
@@ -78,6 +80,16 @@ concept SystemUnderTest = requires(S& sut, ProcessId p, const typename M::Op& op
 };
 
 namespace detail {
+
+// What a case process holds that it must give back: its open descriptors (number -> what
+// they name) and the named shared-memory segments in /dev/shm.
+struct Resources {
+  std::vector<std::pair<int, std::string>> descriptors;
+  std::vector<std::string> segments;
+};
+Resources snapshot_resources();
+// "" if nothing in `now` is new since `before`, else "leaked: fd 7 (memfd:mp.Lock), …".
+std::string leaked(const Resources& before, const Resources& now);
 
 // Runs `body` in a child process in its own process group and waits at most `watchdog` for
 // it. Returns "" if it exited 0, else why not (killing the whole group on a timeout).
@@ -169,58 +181,66 @@ RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& pro
     }
   };
 
+  // The case itself: the system under test lives in this scope only, so that what it holds
+  // is given back before the leak check.
+  auto run_case = [&] {
+    enter(0);
+    auto sut = make_sut();
+    static_assert(SystemUnderTest<decltype(sut), M>,
+                  "the factory must make an object with run(ProcessId, Op) -> Result");
+    guarded(0, program.prefix, sut);
+    if (!recorder.failure().empty()) return;
+    std::vector<std::function<void()>> branches;
+    for (std::size_t i = 0; i < program.branches.size(); ++i) {
+      const auto p = static_cast<ProcessId>(i + 1);
+      branches.push_back([&, i, p] {
+        enter(p);
+        recorder.start_together(static_cast<int>(program.branches.size()));
+        guarded(p, program.branches[i], sut);
+        detail::leave_process();
+      });
+    }
+    if (options.mode == StartMode::kSpawn) {
+      using Sut = std::remove_cvref_t<decltype(sut)>;
+      if constexpr (mp::Serializable<Sut>) {
+        std::vector<mp::Process> children;
+        for (std::size_t i = 0; i < program.branches.size(); ++i) {
+          children.push_back(
+              mp::get_context(mp::kSpawn)
+                  .Process(&detail::spawned_branch<M, Sut>, sut, recorder.segment(),
+                           program.processes(), std::uint64_t{recorder.capacity()},
+                           static_cast<int>(i + 1), static_cast<int>(program.branches.size()),
+                           detail::to_bytes(program.branches[i].data(), program.branches[i].size()),
+                           detail::to_bytes(&options.schedule, 1), detail::to_bytes(&fault, 1)));
+          children.back().start();
+        }
+        std::string error = detail::join_all(
+            children, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
+        if (!error.empty()) recorder.fail(error.c_str());
+      } else {
+        recorder.fail("spawn mode needs a system under test that mp::serialize accepts");
+      }
+    } else if (options.mode == StartMode::kFork) {
+      std::string error = detail::run_forked(
+          branches, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
+      if (!error.empty()) recorder.fail(error.c_str());
+    } else {
+      std::vector<std::thread> threads;
+      for (auto& branch : branches) threads.emplace_back(branch);
+      for (auto& thread : threads) thread.join();
+    }
+    if (!recorder.failure().empty()) return;
+    enter(0);
+    guarded(0, program.suffix, sut);
+    detail::leave_process();
+  };
   std::string failure = detail::supervise(
       [&] {
-        enter(0);
-        auto sut = make_sut();
-        static_assert(SystemUnderTest<decltype(sut), M>,
-                      "the factory must make an object with run(ProcessId, Op) -> Result");
-        guarded(0, program.prefix, sut);
+        const detail::Resources before = detail::snapshot_resources();
+        run_case();
         if (!recorder.failure().empty()) return;
-        std::vector<std::function<void()>> branches;
-        for (std::size_t i = 0; i < program.branches.size(); ++i) {
-          const auto p = static_cast<ProcessId>(i + 1);
-          branches.push_back([&, i, p] {
-            enter(p);
-            recorder.start_together(static_cast<int>(program.branches.size()));
-            guarded(p, program.branches[i], sut);
-            detail::leave_process();
-          });
-        }
-        if (options.mode == StartMode::kSpawn) {
-          using Sut = std::remove_cvref_t<decltype(sut)>;
-          if constexpr (mp::Serializable<Sut>) {
-            std::vector<mp::Process> children;
-            for (std::size_t i = 0; i < program.branches.size(); ++i) {
-              children.push_back(
-                  mp::get_context(mp::kSpawn)
-                      .Process(
-                          &detail::spawned_branch<M, Sut>, sut, recorder.segment(),
-                          program.processes(), std::uint64_t{recorder.capacity()},
-                          static_cast<int>(i + 1), static_cast<int>(program.branches.size()),
-                          detail::to_bytes(program.branches[i].data(), program.branches[i].size()),
-                          detail::to_bytes(&options.schedule, 1), detail::to_bytes(&fault, 1)));
-              children.back().start();
-            }
-            std::string error = detail::join_all(
-                children, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
-            if (!error.empty()) recorder.fail(error.c_str());
-          } else {
-            recorder.fail("spawn mode needs a system under test that mp::serialize accepts");
-          }
-        } else if (options.mode == StartMode::kFork) {
-          std::string error = detail::run_forked(
-              branches, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
-          if (!error.empty()) recorder.fail(error.c_str());
-        } else {
-          std::vector<std::thread> threads;
-          for (auto& branch : branches) threads.emplace_back(branch);
-          for (auto& thread : threads) thread.join();
-        }
-        if (!recorder.failure().empty()) return;
-        enter(0);
-        guarded(0, program.suffix, sut);
-        detail::leave_process();
+        const std::string leak = detail::leaked(before, detail::snapshot_resources());
+        if (!leak.empty()) recorder.fail(leak.c_str());
       },
       options.watchdog);
   RunOutcome<M> outcome;
