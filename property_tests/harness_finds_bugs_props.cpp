@@ -15,6 +15,7 @@
 #include "mp/models/barrier.h"
 #include "mp/models/lock.h"
 #include "mp/models/value.h"
+#include "mp/synchronize.h"
 
 namespace ipcheck::proptest {
 namespace {
@@ -100,6 +101,25 @@ TEST_P(FindsBugs, ABarrierThatLetsAPartyThroughEarly) {
   EXPECT_NE(report.find("not linearizable"), std::string::npos) << report;
 }
 
+// An interrupt storm makes the broken lock's sleeps fail with EINTR; it then returns without
+// the lock, and two processes hold it at once.
+TEST_P(FindsBugs, ALockThatGivesUpOnEintr) {
+  std::string report;
+  const auto programs = gen_program(lock_block(), kBusy);
+  for (int i = 0; i < 100 && report.empty(); ++i) {
+    RunOptions options;
+    options.mode = GetParam();
+    options.schedule.seed = 0xe1 + i;
+    options.fault.interrupt_percent = 60;
+    CaseReport result = check_program(
+        std::string("FindsBugs.EintrLock_") + to_string(GetParam()), m::Lock{},
+        [] { return broken::EintrLockSut{}; }, programs(rc::Random(900 + i), 50).value(), options);
+    if (!result.passed) report = result.text;
+  }
+  ASSERT_FALSE(report.empty()) << "the harness missed a lock that does not survive EINTR";
+  EXPECT_NE(report.find("eintr:60%"), std::string::npos) << "the storm is in the reproduce line";
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, FindsBugs,
                          testing::Values(StartMode::kFork, StartMode::kThread, StartMode::kSpawn),
                          [](const auto& info) { return std::string(to_string(info.param)); });
@@ -175,6 +195,36 @@ TEST(Supervisor, ALeakedDescriptorOrSegmentBecomesAFailingCase) {
   RunOutcome<m::Lock> clean =
       run_program<m::Lock>([] { return broken::RacyLockSut{}; }, program, RunOptions{});
   EXPECT_EQ(clean.failure, "") << "a segment given back is no leak";
+}
+
+struct RealLockSut {
+  mp::Lock lock;
+  m::Reply<> run(ProcessId, const m::LockOp& op) {
+    if (op.kind == m::LockOpKind::kAcquire) {
+      (void)lock.acquire();
+    } else {
+      lock.release();
+    }
+    return {};
+  }
+};
+
+// The storm reaches the runtime's blocking calls (the signals arrive: counted in this
+// process in thread mode), and mp::Lock survives every one of them.
+TEST(FaultPlan, AnInterruptStormReachesBlockingCallsThatSurviveIt) {
+  const auto programs = gen_program(lock_block(), kBusy);
+  const std::uint64_t before = interrupts_received();
+  for (int i = 0; i < 20; ++i) {
+    RunOptions options;
+    options.mode = StartMode::kThread;
+    options.schedule.seed = 0x51 + i;
+    options.fault.interrupt_percent = 50;
+    CaseReport report = check_program(
+        "FaultPlan.InterruptStorm", m::Lock{}, [] { return RealLockSut{}; },
+        programs(rc::Random(300 + i), 50).value(), options);
+    ASSERT_TRUE(report.passed) << report.text;
+  }
+  EXPECT_GT(interrupts_received(), before + 20) << "the storm's signals did not arrive";
 }
 
 TEST(FaultPlan, AKilledProcessLeavesAnIndeterminateOperationAndADeath) {

@@ -3,6 +3,8 @@
 //   RacyLock        a "lock" that checks a flag, then sets it: two processes both get in
 //   UnlockedCounter an increment as a read then a write, without a lock: increments are lost
 //   EarlyBarrier    a barrier that lets a pass through when all but one party have arrived
+//   EintrLock       a futex lock whose acquire takes an interrupted sleep (EINTR) for a
+//                   wake-up meant for it, and returns without the lock
 //
 // They live in shared memory (mp::detail::Segment) like the runtime's primitives, so they are
 // shared across fork as well as threads, and they call MP_HOOK at their racy steps as the
@@ -15,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "mp/detail/futex.h"
 #include "mp/detail/segment.h"
 #include "mp/hook.h"
 #include "mp/models/barrier.h"
@@ -189,6 +192,57 @@ struct EarlyBarrierSut {
   }
   mp::models::Reply<> run(ProcessId, const mp::models::BarrierOp&) {
     return mp::models::ok<std::int64_t>(barrier.wait());
+  }
+};
+
+class EintrLock {
+ public:
+  EintrLock() {
+    auto [ref, word] = mp::detail::make_shared_object<std::atomic<std::uint32_t>>("eintr-lock", 0);
+    ref_ = ref;
+    word_ = word;
+  }
+
+  void acquire() {
+    while (word_->exchange(1, std::memory_order_acquire) != 0) {
+      MP_HOOK("broken.eintr_lock.before_sleep");
+      if (mp::detail::futex_wait(word_, 1, nullptr) == EINTR) return;  // the bug: no retry
+    }
+  }
+  void release() {
+    word_->store(0, std::memory_order_release);
+    mp::detail::futex_wake(word_, 1);
+  }
+
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(ref_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    archive(ref_);
+    word_ = static_cast<std::atomic<std::uint32_t>*>(ref_.data());
+  }
+
+ private:
+  mp::detail::SegmentRef ref_;
+  std::atomic<std::uint32_t>* word_ = nullptr;
+};
+
+// The system under test for EintrLock, against mp::models::Lock (acquire and release only).
+struct EintrLockSut {
+  EintrLock lock;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(lock);
+  }
+  mp::models::Reply<> run(ProcessId, const mp::models::LockOp& op) {
+    if (op.kind == mp::models::LockOpKind::kAcquire) {
+      lock.acquire();
+    } else {
+      lock.release();
+    }
+    return {};
   }
 };
 

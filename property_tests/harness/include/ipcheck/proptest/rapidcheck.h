@@ -71,10 +71,13 @@ rc::Gen<std::vector<Op>> single(rc::Gen<Op> op) {
 // Options for one run: a start mode from `modes`, a schedule seed (0, no noise, is what a
 // failing case shrinks to), and, when `kill_points` is not empty, in about `kill_percent`
 // of the cases a plan to kill a branch process (1..max_process) at the 1st–3rd hit of one of
-// those points ("" = any point). Kill plans apply to fork and spawn only.
+// those points ("" = any point). Kill plans apply to fork and spawn only. In about
+// `storm_percent` of the cases (any mode) an interrupt storm at 10–60% of hook hits (see
+// FaultPlan::interrupt_percent): every call must survive EINTR.
 inline rc::Gen<RunOptions> gen_run_options(std::vector<StartMode> modes,
                                            std::vector<std::string> kill_points = {},
-                                           int kill_percent = 20, int max_process = 4) {
+                                           int kill_percent = 20, int max_process = 4,
+                                           int storm_percent = 25) {
   auto plan = rc::gen::apply(
       [](int process, const std::string& point, int hit) {
         FaultPlan plan;
@@ -92,15 +95,19 @@ inline rc::Gen<RunOptions> gen_run_options(std::vector<StartMode> modes,
           : rc::gen::weightedOneOf<FaultPlan>(
                 {{static_cast<std::size_t>(100 - kill_percent), rc::gen::just(FaultPlan{})},
                  {static_cast<std::size_t>(kill_percent), plan}});
+  auto storm = rc::gen::weightedOneOf<int>(
+      {{static_cast<std::size_t>(100 - storm_percent), rc::gen::just(0)},
+       {static_cast<std::size_t>(storm_percent), rc::gen::inRange(10, 61)}});
   return rc::gen::apply(
-      [](StartMode mode, std::uint64_t seed, FaultPlan plan) {
+      [](StartMode mode, std::uint64_t seed, FaultPlan plan, int interrupt_percent) {
         RunOptions options;
         options.mode = mode;
         options.schedule.seed = seed;
         options.fault = plan;
+        options.fault.interrupt_percent = interrupt_percent;
         return options;
       },
-      rc::gen::elementOf(modes), rc::gen::arbitrary<std::uint64_t>(), fault);
+      rc::gen::elementOf(modes), rc::gen::arbitrary<std::uint64_t>(), fault, storm);
 }
 
 // check_program inside a RapidCheck property: fails the property with the report's text.

@@ -61,7 +61,7 @@ const char* to_string(StartMode mode);
 struct RunOptions {
   StartMode mode = StartMode::kFork;
   Schedule schedule;
-  FaultPlan fault;  // ignored in thread mode (a kill would take every thread)
+  FaultPlan fault;  // its kill is ignored in thread mode (it would take every thread)
   std::chrono::milliseconds watchdog{5000};
 };
 
@@ -167,7 +167,8 @@ RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& pro
   using Op = typename M::Op;
   using Result = typename M::Result;
   Recorder<Op, Result> recorder(program.processes(), 2 * program.operation_count() + 2);
-  const FaultPlan fault = options.mode == StartMode::kThread ? FaultPlan{} : options.fault;
+  FaultPlan fault = options.fault;
+  if (options.mode == StartMode::kThread) fault.process = -1;  // a kill would take every thread
   auto enter = [&](ProcessId p) {
     detail::enter_process(p, options.schedule, fault, &detail::observe_kill<Op, Result>, &recorder);
   };

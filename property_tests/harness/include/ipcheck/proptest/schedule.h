@@ -2,7 +2,9 @@
 //
 //   ipcheck::proptest::Schedule    seeded noise: random yields, delays and PCT-style
 //                                  priority changes at every hook point
-//   ipcheck::proptest::FaultPlan   SIGKILL of one process at the Nth hit of one hook point
+//   ipcheck::proptest::FaultPlan   SIGKILL of one process at the Nth hit of one hook point,
+//                                  and an interrupt storm: signals that land in the blocking
+//                                  calls right after hook points, so that they fail with EINTR
 //   ipcheck::proptest::perturb()   a hook point of your own code (MP_HOOK does the same
 //                                  inside the runtime)
 //
@@ -37,11 +39,25 @@ struct FaultPlan {
   char point[64] = "";
   // Which hit of that point, counting from 1, in that process.
   int hit = 1;
+  // Interrupt storm: at this percentage of hook hits (in every process), a signal is set to
+  // arrive 1–100 µs later, usually inside the system call the runtime makes next (a futex
+  // wait, a read, a poll), which then fails with EINTR. The handler does nothing: a call
+  // that does not retry shows it as a wrong result or an exception. 0: no storm.
+  int interrupt_percent = 0;
 
   bool active() const { return process >= 0; }
+  bool storm() const { return interrupt_percent > 0; }
 };
 
-// "none", or "kill p2 at proptest.op.before #3".
+// The signal of interrupt storms (SIGURG: ignored by default, so a stray one harms nobody).
+inline constexpr int kInterruptSignal = 23;  // SIGURG on Linux
+
+// How many storm signals this process and the processes forked from it (supervised cases,
+// fork-mode branches; not spawned ones) have received. Each interrupted whatever its process
+// was doing: a system call failed with EINTR, or user code was merely paused.
+std::uint64_t interrupts_received() noexcept;
+
+// "none", "kill:p2@proptest.op.before#3", "eintr:25%", or both joined by '+'.
 std::string to_string(const FaultPlan& plan);
 // "seed=0x…", or "none".
 std::string to_string(const Schedule& schedule);
