@@ -170,8 +170,9 @@ struct LeakingSut {
   m::Reply<> run(ProcessId p, const m::LockOp&) {
     if (p != 0) return {};
     if (segment) {
-      const int fd = shm_open("/ipcheck-proptest-leak-test", O_CREAT | O_RDWR, 0600);
-      if (fd >= 0) close(fd);
+      // Kept open (a leaked descriptor as well): held by the case process, it cannot pass
+      // for another program's segment, here or in a test running beside this one.
+      (void)!shm_open("/ipcheck-proptest-leak-test", O_CREAT | O_RDWR, 0600);
     } else {
       (void)!memfd_create("ipcheck-leak", 0);
     }
@@ -271,6 +272,64 @@ TEST(Report, AFailingCaseWritesJsonAndAnHtmlTimeline) {
   EXPECT_NE(text.find("data-process=\"2\""), std::string::npos) << "a lane per process";
   EXPECT_NE(text.find("<svg"), std::string::npos);
   EXPECT_TRUE(std::ifstream(output_directory() + "/Report_TwoHolders.json"));
+}
+
+struct TwoHoldersSut {  // every acquire succeeds at once
+  m::Reply<> run(ProcessId, const m::LockOp&) { return {}; }
+};
+
+// The report's one line names the run (mode, schedule seed, fault plan) and a command that
+// replays exactly that case: the same program under the same options.
+TEST(Report, TheReproduceLineReplaysTheCaseExactly) {
+  Program<m::LockOp> program;
+  program.prefix = {{m::LockOpKind::kLocked}};
+  program.branches = {{{m::LockOpKind::kAcquire}},
+                      {{m::LockOpKind::kAcquire}},
+                      {{m::LockOpKind::kAcquire}, {m::LockOpKind::kLocked}}};
+  RunOptions options;
+  options.schedule.seed = 0x77;
+  options.fault.process = 3;
+  std::strcpy(options.fault.point, "proptest.op.gap");
+  options.fault.hit = 2;
+  options.fault.interrupt_percent = 20;
+  const CaseReport first = check_program(
+      "Report.Replay", m::Lock{}, [] { return TwoHoldersSut{}; }, program, options);
+  ASSERT_FALSE(first.passed);
+  const std::string line = first.text.substr(0, first.text.find('\n'));
+  EXPECT_NE(line.find("ipcheck-proptest: Report.Replay mode=fork schedule=seed:0x77 "
+                      "fault=kill:p3@proptest.op.gap#2+eintr:20%"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("--gtest_filter='Report.TheReproduceLineReplaysTheCaseExactly'"),
+            std::string::npos)
+      << line;
+  const std::size_t start = line.find("IPCHECK_PROPTEST_REPRODUCE='");
+  ASSERT_NE(start, std::string::npos) << line;
+  const std::size_t value = start + std::strlen("IPCHECK_PROPTEST_REPRODUCE='");
+  const std::string encoded = line.substr(value, line.find('\'', value) - value);
+
+  ASSERT_EQ(setenv("IPCHECK_PROPTEST_REPRODUCE", encoded.c_str(), 1), 0);
+  Program<m::LockOp> other;
+  other.branches = {{}, {}};  // nothing to do: passes, unless the replay replaces it
+  const CaseReport replayed =
+      check_program("Report.Replay", m::Lock{}, [] { return TwoHoldersSut{}; }, other, {});
+  const CaseReport not_named =
+      check_program("Report.Other", m::Lock{}, [] { return TwoHoldersSut{}; }, other, {});
+  ASSERT_EQ(setenv("IPCHECK_PROPTEST_REPRODUCE", "Report.Replay/v1:0badcase", 1), 0);
+  EXPECT_THROW(
+      (void)check_program("Report.Replay", m::Lock{}, [] { return TwoHoldersSut{}; }, other, {}),
+      std::invalid_argument);
+  unsetenv("IPCHECK_PROPTEST_REPRODUCE");
+
+  ASSERT_FALSE(replayed.passed);
+  EXPECT_EQ(replayed.text.substr(0, replayed.text.find('\n')), line) << "the same run";
+  EXPECT_NE(replayed.text.find("<killed>"), std::string::npos) << "with its fault plan";
+  EXPECT_NE(replayed.text.find("acquire()"), std::string::npos) << "its program" << replayed.text;
+  EXPECT_TRUE(not_named.passed) << "another test's case is not replaced";
+  const auto decoded = decode_case<m::LockOp>(encoded.substr(encoded.find('/') + 1));
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->first.branches.size(), 3u);
+  EXPECT_EQ(to_string(decoded->second), to_string(options));
 }
 
 }  // namespace

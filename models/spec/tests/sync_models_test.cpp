@@ -244,6 +244,17 @@ TEST(BarrierModel, ATimedOutWaitBreaksThePassForEveryone) {
   EXPECT_FALSE(barrier.step(3, {BarrierOpKind::kArrive}, ok<std::int64_t>(0)));
 }
 
+TEST(BarrierModel, APartyThatDiedInsideWaitMayHaveBrokenThePass) {
+  Barrier barrier(2);
+  ASSERT_TRUE(barrier.step(1, {BarrierOpKind::kArrive}, ok<std::int64_t>(0)));
+  ASSERT_TRUE(barrier.step(2, {BarrierOpKind::kArrive}, ok<std::int64_t>(1)));
+  Barrier alive = barrier;
+  EXPECT_FALSE(alive.step(2, {BarrierOpKind::kLeave}, Reply<>{Status::kBroken}));
+  barrier.crash(1);
+  EXPECT_TRUE(barrier.step(2, {BarrierOpKind::kLeave}, Reply<>{Status::kBroken}));
+  EXPECT_TRUE(barrier.broken());
+}
+
 TEST(ModelHash, EqualStatesHashEqual) {
   Lock a, b;
   ASSERT_TRUE(a.step(1, {LockOpKind::kAcquire}, kOk));

@@ -102,6 +102,7 @@ std::string to_json(const Timeline& timeline) {
   std::ostringstream out;
   out << "{\n  \"test\": " << json_string(timeline.title)
       << ",\n  \"verdict\": " << json_string(timeline.verdict)
+      << ",\n  \"run\": " << json_string(timeline.summary)
       << ",\n  \"reproduce\": " << json_string(timeline.reproduce) << ",\n  \"operations\": [";
   for (std::size_t i = 0; i < timeline.rows.size(); ++i) {
     const auto& row = timeline.rows[i];
@@ -195,7 +196,8 @@ std::string to_html(const Timeline& timeline) {
        << html_escape(timeline.title)
        << "</title></head>\n<body style=\"font-family:sans-serif\">\n"
        << "<h1>" << html_escape(timeline.title) << "</h1>\n<p><b>" << html_escape(timeline.verdict)
-       << "</b></p>\n<p><code>" << html_escape(timeline.reproduce) << "</code></p>\n"
+       << "</b></p>\n<p><code>" << html_escape(timeline.summary) << "</code></p>\n"
+       << "<p>Reproduce: <code>" << html_escape(timeline.reproduce) << "</code></p>\n"
        << "<p>One lane per process; a bar runs from invocation to completion. Blue: in the "
           "longest linearizable prefix (#order); red: could not be placed; dashed yellow: "
           "indeterminate (cut off); &#x2715;: process killed.</p>\n"
@@ -254,6 +256,9 @@ std::string write_report(const Timeline& timeline) {
   make_directories(dir);
   const std::string base = dir + "/" + file_name(timeline.title);
   std::ofstream(base + ".json") << to_json(timeline);
+  std::ofstream(base + ".txt") << timeline.summary << "\nreproduce: " << timeline.reproduce << "\n"
+                               << timeline.title << ": " << timeline.verdict << "\n"
+                               << format_table(timeline);
   std::ofstream html(base + ".html");
   html << to_html(timeline);
   return html ? base + ".html" : "";

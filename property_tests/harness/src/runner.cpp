@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -118,13 +119,94 @@ std::string leaked(const Resources& before, const Resources& now) {
       add("fd " + std::to_string(descriptor.first) + " (" + descriptor.second + ")");
     }
   }
+  std::vector<std::string> suspects;
   for (const auto& segment : now.segments) {
     if (!std::binary_search(before.segments.begin(), before.segments.end(), segment) &&
         !used_elsewhere(segment)) {
+      suspects.push_back(segment);
+    }
+  }
+  // Other programs create and remove segments in /dev/shm too: one of theirs that nobody
+  // happened to hold at this instant is gone a moment later, a leak of this case is not.
+  if (!suspects.empty()) usleep(50'000);
+  for (const auto& segment : suspects) {
+    if (access(("/dev/shm/" + segment).c_str(), F_OK) == 0 && !used_elsewhere(segment)) {
       add("/dev/shm/" + segment);
     }
   }
   return report.empty() ? "" : "leaked after the case: " + report;
+}
+
+std::string to_hex(const std::string& bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * bytes.size());
+  for (unsigned char c : bytes) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 15];
+  }
+  return hex;
+}
+
+std::optional<std::string> from_hex(const std::string& hex) {
+  auto digit = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string bytes;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int high = digit(hex[i]), low = digit(hex[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes += static_cast<char>(high * 16 + low);
+  }
+  return bytes;
+}
+
+std::optional<std::string> replay_for(const std::string& name) {
+  const char* value = std::getenv("IPCHECK_PROPTEST_REPRODUCE");
+  if (value == nullptr) return std::nullopt;
+  const std::string text = value;
+  if (text.size() <= name.size() || text.compare(0, name.size(), name) != 0 ||
+      text[name.size()] != '/') {
+    return std::nullopt;
+  }
+  return text.substr(name.size() + 1);
+}
+
+std::string reproduce_command(const std::string& name, const std::string& encoded,
+                              const std::string& gtest_filter) {
+  char exe[4096] = "";
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  return "IPCHECK_PROPTEST_REPRODUCE='" + name + "/" + encoded +
+         "' RC_PARAMS='max_success=1 noshrink=1' " +
+         (n > 0 ? std::string(exe, n) : std::string("<test binary>")) + " --gtest_filter='" +
+         gtest_filter + "'";
+}
+
+void note_case(bool passed) {
+  static const bool enabled = [] {
+    const char* env = std::getenv("IPCHECK_PROPTEST_PROGRESS");
+    if (env != nullptr) return std::strcmp(env, "0") != 0 && *env != '\0';
+    return isatty(2) == 1;
+  }();
+  static const bool terminal = isatty(2) == 1;
+  static const auto start = std::chrono::steady_clock::now();
+  static auto last = start;
+  static std::uint64_t cases = 0, failures = 0;
+  ++cases;
+  failures += !passed;
+  if (!enabled) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::seconds(1) && passed) return;
+  last = now;
+  const double seconds = std::chrono::duration<double>(now - start).count();
+  std::fprintf(stderr, "%sipcheck-proptest: %llu cases, %.1f/s, %llu failing so far%s",
+               terminal ? "\r" : "", static_cast<unsigned long long>(cases),
+               seconds > 0 ? static_cast<double>(cases) / seconds : 0.0,
+               static_cast<unsigned long long>(failures), terminal ? "   " : "\n");
+  std::fflush(stderr);
 }
 
 std::string supervise(const std::function<void()>& body, std::chrono::milliseconds watchdog) {

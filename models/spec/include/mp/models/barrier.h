@@ -53,6 +53,9 @@ inline std::string to_string(const BarrierOp& op) {
 // with kBroken before its pass completes — its timeout broke the barrier for every waiter of
 // the pass and every later wait, until reset (Python's Barrier does the same). That is how
 // the others learn that a party died while they waited.
+// crash(p): a process that dies inside wait() may have held the barrier's internal lock,
+// which breaks the barrier (mp::Barrier documents it); the model cannot tell where it died,
+// so after any death a wait may also end with kBroken, breaking the barrier for all.
 class Barrier {
  public:
   using Op = BarrierOp;
@@ -96,7 +99,8 @@ class Barrier {
           set_phase(p, kIdle);
           return true;
         }
-        if (result.status == Status::kBroken && phase(p) == kWaiting && timed_waits_) {
+        if (result.status == Status::kBroken &&
+            ((phase(p) == kWaiting && timed_waits_) || (phase(p) == kPassed && after_death_))) {
           break_pass();
           broken_ = true;
           set_phase(p, kIdle);
@@ -123,6 +127,8 @@ class Barrier {
     return results;
   }
 
+  void crash(ProcessId) { after_death_ = true; }
+
   int parties() const { return parties_; }
   int n_waiting() const { return arrived_; }
   bool broken() const { return broken_; }
@@ -131,6 +137,7 @@ class Barrier {
     hash_combine(seed, arrived_);
     hash_combine(seed, used_indexes_);
     hash_combine(seed, broken_);
+    hash_combine(seed, after_death_);
     hash_range(seed, phases_);
     return seed;
   }
@@ -167,6 +174,7 @@ class Barrier {
   int arrived_ = 0;
   std::uint64_t used_indexes_ = 0;
   bool broken_ = false;
+  bool after_death_ = false;  // a process died: a later wait may find the barrier broken
   std::vector<Phase> phases_;  // per process; trailing kIdle trimmed so == is canonical
 };
 

@@ -31,9 +31,10 @@ struct TimelineRow {
 };
 
 struct Timeline {
-  std::string title;    // the test's name
-  std::string verdict;  // "not linearizable", "deadlock: …"
-  std::string reproduce;
+  std::string title;              // the test's name
+  std::string verdict;            // "not linearizable", "deadlock: …"
+  std::string summary;            // "ipcheck-proptest: <test> mode=… schedule=… fault=…"
+  std::string reproduce;          // the command that replays the case
   std::vector<TimelineRow> rows;  // in history order
 };
 

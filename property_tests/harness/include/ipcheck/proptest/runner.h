@@ -4,6 +4,14 @@
 //   ipcheck::proptest::RunOptions     start mode, schedule, fault plan, watchdog
 //   ipcheck::proptest::run_program()  one case, supervised: its history or why it failed
 //   ipcheck::proptest::check_program() run_program + the linearizability check + the report
+//   ipcheck::proptest::encode_case()   a case (program and options) as one printable word
+//
+// A failing case's report starts with one line that reproduces it exactly: the start mode,
+// schedule seed and fault plan, and a command that replays the same program with the same
+// options — IPCHECK_PROPTEST_REPRODUCE='<name>/<encoded case>' makes check_program(<name>, …)
+// run that case instead of the one it was given (RC_PARAMS="max_success=1 noshrink=1" runs
+// the property once). Progress: with stderr on a terminal, or IPCHECK_PROPTEST_PROGRESS=1,
+// check_program prints cases done, cases per second and failures so far, about once a second.
 //
 // The system under test is made by a factory, fresh for every case, in the case's own
 // process, before the branches start (so a fork-mode branch inherits it, as a Python child
@@ -29,12 +37,18 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#if defined(GOOGLETEST_INCLUDE_GTEST_GTEST_H_)  // the caller is a GoogleTest program
+#include <gtest/gtest.h>
+#endif
 
 #include "ipcheck/proptest/history.h"
 #include "ipcheck/proptest/linearizability.h"
@@ -258,13 +272,110 @@ struct CaseReport {
   std::string text;
 };
 
+namespace detail {
+std::string to_hex(const std::string& bytes);
+std::optional<std::string> from_hex(const std::string& hex);
+// The encoded case IPCHECK_PROPTEST_REPRODUCE names for test `name`, if it names this one.
+std::optional<std::string> replay_for(const std::string& name);
+// The shell command that replays `encoded` for `name` in this executable.
+std::string reproduce_command(const std::string& name, const std::string& encoded,
+                              const std::string& gtest_filter);
+// Counts a checked case for the progress line (printed at most about once a second).
+void note_case(bool passed);
+
+template <class T>
+void put(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+template <class T>
+bool take(const std::string& in, std::size_t& at, T& value) {
+  if (in.size() - at < sizeof value) return false;
+  std::memcpy(&value, in.data() + at, sizeof value);
+  at += sizeof value;
+  return true;
+}
+inline constexpr char kCaseFormat[] = "v1:";
+}  // namespace detail
+
+// `program` and `options` as one word of hex digits ("v1:…"): the operations' bytes (they are
+// trivially copyable), the start mode, schedule, fault plan and watchdog.
+template <class Op>
+std::string encode_case(const Program<Op>& program, const RunOptions& options) {
+  std::string bytes;
+  auto ops = [&](const std::vector<Op>& list) {
+    detail::put(bytes, static_cast<std::uint32_t>(list.size()));
+    for (const Op& op : list) detail::put(bytes, op);
+  };
+  detail::put(bytes, static_cast<std::uint32_t>(sizeof(Op)));
+  detail::put(bytes, options.mode);
+  detail::put(bytes, options.schedule);
+  detail::put(bytes, options.fault);
+  detail::put(bytes, static_cast<std::int64_t>(options.watchdog.count()));
+  ops(program.prefix);
+  detail::put(bytes, static_cast<std::uint32_t>(program.branches.size()));
+  for (const auto& branch : program.branches) ops(branch);
+  ops(program.suffix);
+  return detail::kCaseFormat + detail::to_hex(bytes);
+}
+
+// The case encode_case made, or nullopt if `text` is not one (for these operations).
+template <class Op>
+std::optional<std::pair<Program<Op>, RunOptions>> decode_case(const std::string& text) {
+  const std::size_t prefix = std::strlen(detail::kCaseFormat);
+  if (text.compare(0, prefix, detail::kCaseFormat) != 0) return std::nullopt;
+  const std::optional<std::string> bytes = detail::from_hex(text.substr(prefix));
+  if (!bytes) return std::nullopt;
+  std::size_t at = 0;
+  Program<Op> program;
+  RunOptions options;
+  std::uint32_t op_size = 0, branches = 0;
+  std::int64_t watchdog = 0;
+  auto ops = [&](std::vector<Op>& list) {
+    std::uint32_t n = 0;
+    if (!detail::take(*bytes, at, n) || n > 100000) return false;
+    list.resize(n);
+    for (Op& op : list) {
+      if (!detail::take(*bytes, at, op)) return false;
+    }
+    return true;
+  };
+  if (!detail::take(*bytes, at, op_size) || op_size != sizeof(Op) ||
+      !detail::take(*bytes, at, options.mode) || !detail::take(*bytes, at, options.schedule) ||
+      !detail::take(*bytes, at, options.fault) || !detail::take(*bytes, at, watchdog) ||
+      !ops(program.prefix) || !detail::take(*bytes, at, branches) || branches > 64) {
+    return std::nullopt;
+  }
+  options.fault.point[sizeof options.fault.point - 1] = '\0';
+  options.watchdog = std::chrono::milliseconds(watchdog);
+  program.branches.resize(branches);
+  for (auto& branch : program.branches) {
+    if (!ops(branch)) return std::nullopt;
+  }
+  if (!ops(program.suffix) || at != bytes->size()) return std::nullopt;
+  return std::pair{std::move(program), options};
+}
+
 // Runs `program` and checks its history against `initial`. A case passes only if it ran to
-// its end and its history is linearizable; on failure the report is written (write_report)
-// and summarised in CaseReport::text, whose first line reproduces the run.
+// its end, left nothing behind, and its history is linearizable; on failure the report is
+// written (write_report) and summarised in CaseReport::text, whose first line reproduces the
+// run. If IPCHECK_PROPTEST_REPRODUCE names this test, its case runs instead of `program`
+// under `options` (a malformed one throws std::invalid_argument).
 template <mp::models::Model M, class Factory>
 CaseReport check_program(const std::string& name, const M& initial, Factory&& make_sut,
-                         const Program<typename M::Op>& program, const RunOptions& options,
-                         const CheckOptions& check = {}) {
+                         const Program<typename M::Op>& given_program,
+                         const RunOptions& given_options, const CheckOptions& check = {}) {
+  using Op = typename M::Op;
+  Program<Op> program = given_program;
+  RunOptions options = given_options;
+  if (const std::optional<std::string> replay = detail::replay_for(name)) {
+    auto decoded = decode_case<Op>(*replay);
+    if (!decoded) {
+      throw std::invalid_argument("IPCHECK_PROPTEST_REPRODUCE: not a case of " + name +
+                                  " (made by another build, or cut short?)");
+    }
+    program = std::move(decoded->first);
+    options = decoded->second;
+  }
   RunOutcome<M> outcome = run_program<M>(make_sut, program, options);
   CaseReport report;
   CheckResult result;
@@ -279,14 +390,22 @@ CaseReport check_program(const std::string& name, const M& initial, Factory&& ma
     verdict = outcome.failure;
     report.verdict = Verdict::kNotLinearizable;
   }
+  detail::note_case(report.passed);
   if (report.passed) return report;
+  std::string filter = name;
+#if defined(GOOGLETEST_INCLUDE_GTEST_GTEST_H_)
+  if (const auto* test = testing::UnitTest::GetInstance()->current_test_info()) {
+    filter = std::string(test->test_suite_name()) + "." + test->name();
+  }
+#endif
   Timeline timeline = make_timeline(outcome.history, outcome.failure.empty() ? &result : nullptr);
   timeline.title = name;
   timeline.verdict = verdict;
-  timeline.reproduce = "ipcheck-proptest: " + name + " " + to_string(options) +
-                       " (with the RC_PARAMS reproduce string RapidCheck prints)";
+  timeline.reproduce = detail::reproduce_command(name, encode_case(program, options), filter);
+  timeline.summary = "ipcheck-proptest: " + name + " " + to_string(options);
   const std::string file = write_report(timeline);
-  report.text = timeline.reproduce + "\n" + name + ": " + verdict + "\n" + format_table(timeline);
+  report.text = timeline.summary + " | reproduce: " + timeline.reproduce + "\n" + name + ": " +
+                verdict + "\n" + format_table(timeline);
   if (!file.empty()) report.text += "timeline: " + file + "\n";
   return report;
 }
