@@ -1,4 +1,5 @@
-# ipcheck_corpus_program(TOPIC NEEDS header... [BUGGY_SHOWS regex] [BUGGY_METHODS method...])
+# ipcheck_corpus_program(TOPIC NEEDS header... [BUGGY_SHOWS regex] [BUGGY_METHODS method...]
+#                        [TSAN_RACE])
 #
 # Builds TOPIC's fixed/TOPIC.cpp and buggy/TOPIC.cpp into bin/corpus/TOPIC_fixed and
 # TOPIC_buggy, once every runtime header in NEEDS exists (the programs are written against
@@ -9,8 +10,13 @@
 #   corpus.TOPIC.buggy_shows.METHOD  the buggy program's output shows its bug (BUGGY_SHOWS),
 #                                    for the methods in BUGGY_METHODS where it is deterministic
 #                                    enough to test
+#   corpus.TOPIC.buggy_races.thread  with TSAN_RACE, under the tsan preset: ThreadSanitizer
+#                                    reports a data race in the buggy program in thread mode
+#                                    (run with TSAN_OPTIONS=exitcode=66, the test expects 66;
+#                                    labels corpus and tsan). The fixed program's thread run
+#                                    is labelled tsan too, and fails on any report.
 function(ipcheck_corpus_program topic)
-  cmake_parse_arguments(ARG "" "BUGGY_SHOWS" "NEEDS;BUGGY_METHODS" ${ARGN})
+  cmake_parse_arguments(ARG "TSAN_RACE" "BUGGY_SHOWS" "NEEDS;BUGGY_METHODS" ${ARGN})
   foreach(header IN LISTS ARG_NEEDS)
     if(NOT EXISTS ${PROJECT_SOURCE_DIR}/runtime/include/${header})
       message(STATUS "corpus program ${topic}: waiting for ${header}")
@@ -49,5 +55,13 @@ function(ipcheck_corpus_program topic)
       set_tests_properties(${test} PROPERTIES LABELS corpus TIMEOUT 120
                            PASS_REGULAR_EXPRESSION "${ARG_BUGGY_SHOWS}")
     endforeach()
+  endif()
+  if(ARG_TSAN_RACE AND IPCHECK_SANITIZER STREQUAL "thread")
+    # Both: the exit code TSan gives a run with a report, and the report itself.
+    set(test corpus.${topic}.buggy_races.thread)
+    add_test(NAME ${test}
+             COMMAND sh -c "out=$(TSAN_OPTIONS='exitcode=66 halt_on_error=0' \"$0\" thread 2>&1); code=$?; echo \"$out\"; echo \"exit $code (expected 66)\"; test $code -eq 66 && echo \"$out\" | grep -q 'WARNING: ThreadSanitizer: data race'"
+                     $<TARGET_FILE:corpus_${topic}_buggy>)
+    set_tests_properties(${test} PROPERTIES LABELS "corpus;tsan" TIMEOUT 120)
   endif()
 endfunction()
