@@ -14,6 +14,7 @@
 #include "ipcheck/proptest/rapidcheck.h"
 #include "mp/models/barrier.h"
 #include "mp/models/lock.h"
+#include "mp/models/semaphore.h"
 #include "mp/models/value.h"
 #include "mp/synchronize.h"
 
@@ -99,6 +100,31 @@ TEST_P(FindsBugs, ABarrierThatLetsAPartyThroughEarly) {
   }
   ASSERT_FALSE(report.empty()) << "the harness missed a barrier that lets a party through early";
   EXPECT_NE(report.find("not linearizable"), std::string::npos) << report;
+}
+
+// A waiter that misses a release sleeps for good while a unit is free: the case ends only by
+// its watchdog, and the report says so (with the history up to then).
+TEST_P(FindsBugs, ASemaphoreThatLosesAWakeUp) {
+  const auto block = rc::gen::just(std::vector<m::SemaphoreOp>{{m::SemaphoreOpKind::kAcquire},
+                                                               {m::SemaphoreOpKind::kRelease, 1}});
+  const auto programs = gen_program(block, kBusy);
+  std::string report;
+  int i = 0;
+  for (; i < 60 && report.empty(); ++i) {
+    RunOptions options;
+    options.mode = GetParam();
+    options.schedule.seed = 0x1057 + i;
+    options.schedule.max_delay_us = 300;
+    options.watchdog = std::chrono::milliseconds(1000);
+    CaseReport result = check_program(
+        std::string("FindsBugs.LostWakeup_") + to_string(GetParam()), m::Semaphore(1),
+        [] { return broken::LostWakeupSemaphoreSut{}; }, programs(rc::Random(700 + i), 50).value(),
+        options);
+    if (!result.passed) report = result.text;
+  }
+  ASSERT_FALSE(report.empty()) << "the harness missed a semaphore that loses a wake-up";
+  EXPECT_NE(report.find("watchdog"), std::string::npos) << report;
+  std::cout << "lost wake-up found at case " << i - 1 << "\n";
 }
 
 // An interrupt storm makes the broken lock's sleeps fail with EINTR; it then returns without

@@ -3,6 +3,9 @@
 //   RacyLock        a "lock" that checks a flag, then sets it: two processes both get in
 //   UnlockedCounter an increment as a read then a write, without a lock: increments are lost
 //   EarlyBarrier    a barrier that lets a pass through when all but one party have arrived
+//   LostWakeupSemaphore  a semaphore whose acquire checks the count, then reads the wake-up
+//                   sequence to sleep on: a release in between is missed, and the waiter
+//                   sleeps while a unit is free (a deadlock the watchdog reports)
 //   EintrLock       a futex lock whose acquire takes an interrupted sleep (EINTR) for a
 //                   wake-up meant for it, and returns without the lock
 //
@@ -22,6 +25,7 @@
 #include "mp/hook.h"
 #include "mp/models/barrier.h"
 #include "mp/models/lock.h"
+#include "mp/models/semaphore.h"
 #include "mp/models/value.h"
 
 namespace ipcheck::broken {
@@ -243,6 +247,79 @@ struct EintrLockSut {
       lock.release();
     }
     return {};
+  }
+};
+
+class LostWakeupSemaphore {
+ public:
+  LostWakeupSemaphore() : LostWakeupSemaphore(1) {}
+  explicit LostWakeupSemaphore(std::uint32_t initial) {
+    auto [ref, state] = mp::detail::make_shared_object<State>("lost-wakeup-semaphore");
+    ref_ = ref;
+    state_ = state;
+    state_->count.store(initial);
+  }
+
+  void acquire() {
+    for (;;) {
+      std::uint32_t count = state_->count.load(std::memory_order_acquire);
+      if (count > 0) {
+        if (state_->count.compare_exchange_weak(count, count - 1)) return;
+        continue;
+      }
+      MP_HOOK("broken.semaphore.checked");  // a release here is not seen: the bug
+      const std::uint32_t seq = state_->seq.load(std::memory_order_acquire);
+      mp::detail::futex_wait(&state_->seq, seq, nullptr);
+    }
+  }
+  void release() {
+    state_->count.fetch_add(1, std::memory_order_release);
+    state_->seq.fetch_add(1, std::memory_order_release);
+    mp::detail::futex_wake(&state_->seq, 1);
+  }
+  std::int64_t value() const { return state_->count.load(); }
+
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(ref_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    archive(ref_);
+    state_ = static_cast<State*>(ref_.data());
+  }
+
+ private:
+  struct State {
+    std::atomic<std::uint32_t> count{0};
+    std::atomic<std::uint32_t> seq{0};
+  };
+  mp::detail::SegmentRef ref_;
+  State* state_ = nullptr;
+};
+
+// The system under test for LostWakeupSemaphore, against mp::models::Semaphore.
+struct LostWakeupSemaphoreSut {
+  LostWakeupSemaphore sem;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(sem);
+  }
+  mp::models::Reply<> run(ProcessId, const mp::models::SemaphoreOp& op) {
+    using K = mp::models::SemaphoreOpKind;
+    switch (op.kind) {
+      case K::kAcquire:
+        sem.acquire();
+        return {};
+      case K::kRelease:
+        for (std::int64_t i = 0; i < op.n; ++i) sem.release();
+        return {};
+      case K::kGetValue:
+        return mp::models::ok(sem.value());
+      default:
+        break;
+    }
+    return {mp::models::Status::kValueError};
   }
 };
 
