@@ -165,6 +165,8 @@ class Sources:
         if "python" in source:
             values = [r.get(source["key"]) for r in self.python.get(source["python"], [])]
             return median([float(v) for v in values if v is not None])
+        if "constant" in source:
+            return float(source["constant"])
         raise ValueError(f"unknown source {source}")
 
 
