@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """clang++-19 -fsyntax-only with the ipcheck plugin and without it, CPU seconds per translation
-unit: every corpus file (corpus/checks/*.cpp, corpus/programs/*/*/*.cpp) and a large unit of
-every runtime header and most of the standard library's (at least 50,000 non-blank lines after
-preprocessing, or the script fails).
+unit (each sample the least of two runs): every corpus file (corpus/checks/*.cpp,
+corpus/programs/*/*/*.cpp) and a large unit of every runtime header and most of the standard
+library's (at least 50,000 non-blank lines after preprocessing, or the script fails).
 
 Keys: plugin_<unit>_s and syntax_<unit>_s for each unit (large_tu for the large one), the same
 for worst_file (the corpus file with the highest plugin / -fsyntax-only ratio), the name of that
@@ -59,7 +59,7 @@ def main() -> None:
     figures = _checker.measure(
         [{f"syntax_{u.key}_s": [u.syntax_only()],
           f"plugin_{u.key}_s": [u.syntax_only(f"-fplugin={plugin}")]} for u in corpus + [large]],
-        args.repetitions, work)
+        args.repetitions, work, runs=2)
 
     ratio = {u.key: figures[f"plugin_{u.key}_s"] / figures[f"syntax_{u.key}_s"]
              for u in corpus + [large]}
