@@ -20,6 +20,7 @@
 
 #include "mp/errors.h"
 #include "mp/process.h"
+#include "start_modes.h"
 
 namespace mp {
 namespace {
@@ -363,31 +364,9 @@ TEST(Connection, SocketEndsPassDescriptors) {
 
 // ---- across processes ----
 
-struct Fork {
-  static constexpr auto kTag = kFork;
-};
-struct Spawn {
-  static constexpr auto kTag = kSpawn;
-};
-struct Thread {
-  static constexpr auto kTag = kThread;
-};
-struct ModeNames {
-  template <class T>
-  static std::string GetName(int) {
-    if constexpr (std::is_same_v<T, Fork>) return "Fork";
-    if constexpr (std::is_same_v<T, Spawn>) return "Spawn";
-    return "Thread";
-  }
-};
-
 template <class Mode>
-class ListenerTest : public testing::Test {
- protected:
-  static constexpr auto ctx() { return get_context(Mode::kTag); }
-};
-using Modes = testing::Types<Fork, Spawn, Thread>;
-TYPED_TEST_SUITE(ListenerTest, Modes, ModeNames);
+class ListenerTest : public testing_modes::ModeTest<Mode> {};
+TYPED_TEST_SUITE(ListenerTest, testing_modes::AllModes, testing_modes::ModeNames);
 
 // `port` 0: `name` is a Unix address; otherwise a TCP host.
 Address address_of(const std::string& name, int port) {
