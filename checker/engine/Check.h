@@ -20,6 +20,9 @@ struct FindingNote {
   clang::SourceLocation Loc;
   std::string Message;
   std::vector<clang::FixItHint> Fixes; ///< A suggested change, not applied.
+  /// Which witness path the note is a step of (SARIF: one threadFlow each,
+  /// for patterns with a path per thread, such as a lock-order cycle).
+  unsigned Flow = 0;
 };
 
 /// One diagnostic of one check, before suppression.
@@ -31,6 +34,9 @@ struct Finding {
   const clang::FunctionDecl *Function = nullptr;
   /// Edits that fix the finding (clang's `-fixit` applies them).
   std::vector<clang::FixItHint> Fixes;
+  /// Where the finding's own location goes among flow 0's steps (default: it
+  /// ends the path).
+  unsigned PrimaryStep = ~0u;
 };
 
 /// A check turns the facts of the engine's analysis of one function into

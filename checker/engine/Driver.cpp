@@ -2,6 +2,7 @@
 
 #include "engine/Driver.h"
 #include "checks/CheckThenActCheck.h"
+#include "checks/LockOrderCheck.h"
 #include "checks/NonatomicUpdateCheck.h"
 #include "checks/ProcessNotJoinedCheck.h"
 #include "checks/ProxyLostUpdateCheck.h"
@@ -25,6 +26,7 @@ std::vector<std::unique_ptr<IpcCheck>> createAllChecks() {
   Checks.push_back(std::make_unique<ProxyLostUpdateCheck>());
   Checks.push_back(std::make_unique<ProcessNotJoinedCheck>());
   Checks.push_back(std::make_unique<SpawnMainGuardCheck>());
+  Checks.push_back(std::make_unique<LockOrderCheck>());
   return Checks;
 }
 

@@ -203,6 +203,9 @@ private:
                   std::string Api, State &St);
   void recordAction(ActionFact Fact, const ReadSet &Data, const CFGBlock *B,
                     const State &St);
+  void recordAcquisition(std::vector<PathId> Locks, bool Try,
+                         SourceLocation Loc, const State &St);
+  void summarizeTakes();
   void analyzeTryBranch(const CFGBlock *B);
   std::optional<bool> successWhenTrue(const Expr *Cond,
                                       const CallExpr *&Call) const;
@@ -772,8 +775,11 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     std::string Method =
         MC->getMethodDecl() ? MC->getMethodDecl()->getNameAsString() : "";
     std::vector<PathId> Locks = locksOf(MC->getImplicitObjectArgument());
-    if (llvm::is_contained(Info.GuardOfObject->LockMembers, Method))
+    if (llvm::is_contained(Info.GuardOfObject->LockMembers, Method)) {
+      if (Final)
+        recordAcquisition(Locks, /*Try=*/false, Loc, St);
       St.Held.insert(Locks.begin(), Locks.end());
+    }
     else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method))
       for (PathId L : Locks)
         St.release(L);
@@ -785,6 +791,15 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     std::vector<const Expr *> Objects = objectExprs(Call, *F);
     if (Roles & RoleBlock)
       Out.Summary.Blocks = true;
+    if (Final && (Roles & (RoleAcquire | RoleTryAcquire))) {
+      std::vector<PathId> Locks;
+      for (const Expr *O : Objects)
+        for (PathId L : locksOf(O))
+          Locks.push_back(L);
+      recordAcquisition(std::move(Locks),
+                        !(Roles & RoleAcquire) || Info.IsBranchCondition, Loc,
+                        St);
+    }
     if ((Roles & RoleAcquire) && !Info.IsBranchCondition)
       for (const Expr *O : Objects)
         for (PathId L : locksOf(O)) {
@@ -857,6 +872,33 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
   }
   if (const FunctionSummary *S = Info.Summary) {
     std::string Name = Info.Callee->getNameAsString();
+    if (Final && !S->TakeSites.empty()) {
+      // What the helper takes is taken here, with the locks held at the call
+      // that the helper does not let go of first.
+      LockSet AtCall = St.Held;
+      for (PathId L : S->Releases)
+        if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+          AtCall.erase(Mine);
+      WitnessStep CallStep{Loc, Name, FD};
+      auto Prefixed = [&](const WitnessPath &Inner) {
+        WitnessPath P{CallStep};
+        P.insert(P.end(), Inner.begin(), Inner.end());
+        return P;
+      };
+      for (const TakeSite &T : S->TakeSites) {
+        PathId Mine = Ctx.Paths.substitute(T.Lock, Call, Ctx.Api);
+        if (Mine == UnknownPath)
+          continue;
+        LockAcquisition A;
+        A.Locks = {Mine};
+        A.Path = Prefixed(T.Path);
+        A.Held.assign(AtCall.begin(), AtCall.end());
+        for (const auto &[Inner, Where] : T.HeldInside)
+          if (PathId H = Ctx.Paths.substitute(Inner, Call, Ctx.Api))
+            A.HeldInside.push_back({H, Prefixed(Where)});
+        Out.Acquisitions.push_back(std::move(A));
+      }
+    }
     for (PathId L : S->Releases)
       if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
         St.release(Mine);
@@ -904,6 +946,7 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
     if (Ctx.Api.lookupGuard(RD)) {
       std::vector<PathId> Locks;
       bool Acquires = true;
+      bool Tries = false;
       const auto *Construct =
           Init ? dyn_cast<CXXConstructExpr>(skipWrappers(Init)) : nullptr;
       if (Construct) {
@@ -914,6 +957,7 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
             llvm::StringRef Name = NameText;
             if (Name.contains("defer") || Name.contains("try_to")) {
               Acquires = false;
+              Tries = Name.contains("try_to");
               continue;
             }
             if (Name.contains("adopt") || Name.contains("duration") ||
@@ -929,6 +973,8 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
         }
       }
       GuardLocks[VD] = Locks;
+      if (Final && (Acquires || Tries))
+        recordAcquisition(Locks, /*Try=*/!Acquires, VD->getLocation(), St);
       if (Acquires) {
         // Each lock a guard takes is an acquisition, as a call to lock() is
         // (what lock-order and re-acquisition checks need).
@@ -1307,9 +1353,81 @@ void FunctionAnalyzer::run() {
   for (PathId L : ReleasedUntaken)
     if (Exportable(L))
       Out.Summary.Releases.push_back(L);
+  summarizeTakes();
+}
+
+void FunctionAnalyzer::recordAcquisition(std::vector<PathId> Locks, bool Try,
+                                         SourceLocation Loc, const State &St) {
+  if (Locks.empty())
+    return;
+  LockAcquisition A;
+  A.Locks = std::move(Locks);
+  A.Try = Try;
+  A.Path = {WitnessStep{Loc, "", FD}};
+  A.Held.assign(St.Held.begin(), St.Held.end());
+  Out.Acquisitions.push_back(std::move(A));
+}
+
+void FunctionAnalyzer::summarizeTakes() {
+  auto Exportable = [&](PathId P) {
+    ObjectPath::RootKind K = Ctx.Paths.get(P).Kind;
+    return P != UnknownPath && K != ObjectPath::Local &&
+           K != ObjectPath::Unknown;
+  };
+  const SourceManager &SM = Ctx.AST.getSourceManager();
+  // One site per lock and set of locks held inside: enough for every order a
+  // caller can see, and bounded.
+  std::set<std::pair<PathId, std::vector<PathId>>> Seen;
+  for (const LockAcquisition &A : Out.Acquisitions) {
+    if (A.Try)
+      continue;
+    for (PathId L : A.Locks) {
+      if (!Exportable(L))
+        continue;
+      TakeSite T;
+      T.Lock = L;
+      T.Path = A.Path;
+      for (PathId H : A.Held)
+        if (Exportable(H) && H != L)
+          T.HeldInside.push_back({H, heldSite(Out, H, A, SM)});
+      for (const auto &Inner : A.HeldInside)
+        if (Exportable(Inner.first) && Inner.first != L)
+          T.HeldInside.push_back(Inner);
+      std::vector<PathId> HeldLocks;
+      for (const auto &Inner : T.HeldInside)
+        HeldLocks.push_back(Inner.first);
+      llvm::sort(HeldLocks);
+      if (Seen.insert({L, HeldLocks}).second)
+        Out.Summary.TakeSites.push_back(std::move(T));
+    }
+  }
 }
 
 } // namespace
+
+WitnessPath heldSite(const FunctionResult &Result, PathId Lock,
+                     const LockAcquisition &At, const SourceManager &SM) {
+  SourceLocation AtLoc = At.Path.front().Loc;
+  const LockAcquisition *Best = nullptr;
+  for (const LockAcquisition &A : Result.Acquisitions) {
+    if (!llvm::is_contained(A.Locks, Lock) || &A == &At)
+      continue;
+    SourceLocation Loc = A.Path.front().Loc;
+    if (!SM.isBeforeInTranslationUnit(Loc, AtLoc))
+      continue;
+    if (!Best || SM.isBeforeInTranslationUnit(Best->Path.front().Loc, Loc))
+      Best = &A;
+  }
+  if (Best)
+    return Best->Path;
+  // Held on entry to a loop body taken again later, or by a construct not
+  // recorded: the function is where it is held.
+  for (const LockAcquisition &A : Result.Acquisitions)
+    if (llvm::is_contained(A.Locks, Lock) && &A != &At)
+      return A.Path;
+  const FunctionDecl *FD = Result.Function;
+  return {WitnessStep{FD ? FD->getLocation() : AtLoc, "", FD}};
+}
 
 void analyzeFunction(const FunctionDecl *FD, AnalysisContext &Ctx,
                      FunctionResult &Out) {

@@ -32,6 +32,7 @@ namespace clang {
 class ASTContext;
 class FunctionDecl;
 class Stmt;
+class SourceManager;
 class VarDecl;
 class FieldDecl;
 class RecordDecl;
@@ -87,16 +88,52 @@ struct SummaryEffect {
   bool CheckedInside = false;
 };
 
+/// One step of the way to an acquisition: a call of a helper of the file
+/// (Callee named), or the acquisition itself (Callee empty).
+struct WitnessStep {
+  clang::SourceLocation Loc;
+  std::string Callee;
+  const clang::FunctionDecl *Function = nullptr; ///< The function it is in.
+};
+/// From a function down to an acquisition, outermost step first.
+using WitnessPath = std::vector<WitnessStep>;
+
+/// Locks taken at one point of a function, directly or inside a helper called
+/// there, with the locks held just before: what lock-order and re-acquisition
+/// checks need.
+struct LockAcquisition {
+  /// Several when taken together, in no order of their own (`std::lock(a, b)`,
+  /// `std::scoped_lock lk(a, b)`).
+  std::vector<PathId> Locks;
+  /// A try-lock (or an acquisition whose success a branch tests): it never
+  /// waits, so it cannot be the step that deadlocks.
+  bool Try = false;
+  WitnessPath Path;
+  std::vector<PathId> Held; ///< Must be held just before, in this function.
+  /// Locks the helper itself held when it acquired, restated in this
+  /// function's terms, with the way to where each was taken.
+  std::vector<std::pair<PathId, WitnessPath>> HeldInside;
+};
+
+/// A lock a function acquires, for its callers.
+struct TakeSite {
+  PathId Lock = UnknownPath;
+  WitnessPath Path; ///< Inside the function.
+  /// Locks of the function's own held there (parameters, `this`, globals).
+  std::vector<std::pair<PathId, WitnessPath>> HeldInside;
+};
+
 struct FunctionSummary {
   std::vector<PathId> Acquires; ///< Held at exit, not at entry.
   std::vector<PathId> Releases; ///< Let go without being taken first.
   std::vector<PathId> Takes;    ///< Acquired anywhere inside, even if let go.
+  std::vector<TakeSite> TakeSites; ///< Where, for the blocking ones of Takes.
   std::vector<SummaryEffect> Reads;
   std::vector<SummaryEffect> Actions;
   bool Blocks = false;
   bool empty() const {
     return Acquires.empty() && Releases.empty() && Takes.empty() &&
-           Reads.empty() && Actions.empty() && !Blocks;
+           TakeSites.empty() && Reads.empty() && Actions.empty() && !Blocks;
   }
 };
 
@@ -105,8 +142,15 @@ struct FunctionResult {
   bool Analyzed = false;
   std::vector<ActionFact> Facts;
   std::map<ReadKey, ReadSite> Reads;
+  std::vector<LockAcquisition> Acquisitions;
   FunctionSummary Summary;
 };
+
+/// Where \p Lock, held at \p At, was taken in \p Result's function: the
+/// latest acquisition of it before \p At in the source (the function's entry
+/// when there is none).
+WitnessPath heldSite(const FunctionResult &Result, PathId Lock,
+                     const LockAcquisition &At, const clang::SourceManager &SM);
 
 /// The analyses of one translation unit: results are memoized per function and
 /// summaries computed on demand, bottom-up; a recursive call sees an empty

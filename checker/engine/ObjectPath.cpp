@@ -166,6 +166,8 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
       return P;
     P.Arrow.resize(P.Components.size(), false);
     P.Arrow.push_back(ME->isArrow());
+    P.Members.resize(P.Components.size());
+    P.Members.push_back(ME->getMemberDecl());
     P.Components.push_back(ME->getMemberDecl()->getNameAsString());
     return P;
   }
@@ -203,6 +205,8 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
       P = objectPathOf(MC->getImplicitObjectArgument(), Api, Depth + 1);
       if (P.Kind == ObjectPath::Unknown)
         return P;
+      P.Members.resize(P.Components.size());
+      P.Members.push_back(IsLockOf ? nullptr : MD);
       P.Components.push_back(MD->getNameAsString() + "()");
       return P;
     }
@@ -270,6 +274,9 @@ PathId PathTable::substitute(PathId CalleePath, const CallExpr *Call,
   Base.ShownAs.resize(Base.Components.size());
   P.ShownAs.resize(P.Components.size());
   Base.ShownAs.insert(Base.ShownAs.end(), P.ShownAs.begin(), P.ShownAs.end());
+  Base.Members.resize(Base.Components.size());
+  P.Members.resize(P.Components.size());
+  Base.Members.insert(Base.Members.end(), P.Members.begin(), P.Members.end());
   Base.Components.insert(Base.Components.end(), P.Components.begin(),
                          P.Components.end());
   return intern(Base);

@@ -17,6 +17,7 @@
 
 namespace clang {
 class Decl;
+class ValueDecl;
 class Expr;
 class CallExpr;
 class FunctionDecl;
@@ -39,6 +40,10 @@ struct ObjectPath {
   std::vector<std::string> Components; ///< `m`, `[0]`, `get_lock()`.
   std::vector<bool> Arrow; ///< Shown as `p->m`; not part of the identity.
   std::vector<std::string> ShownAs; ///< `[i]` for a component keyed `[]`.
+  /// The declaration each component names: a field, or an accessor method
+  /// (`obj.mutex()`); null or missing for an element or a table's `lock_of`.
+  /// Not part of the identity: it says which class a lock belongs to.
+  std::vector<const clang::ValueDecl *> Members;
 
   std::string key() const;
   /// How the object is named in a diagnostic: `q`, `obj.mu`, `count`,

@@ -194,8 +194,11 @@ ReportedFinding Reporter::resolve(const Finding &F,
     return L;
   };
   R.Primary = Locate(F.Loc, F.Message);
-  for (const FindingNote &N : F.Notes)
+  for (const FindingNote &N : F.Notes) {
     R.Notes.push_back(Locate(N.Loc, N.Message));
+    R.Notes.back().Flow = N.Flow;
+  }
+  R.PrimaryStep = F.PrimaryStep;
   if (F.Function)
     R.Function = F.Function->getQualifiedNameAsString();
   R.Fingerprint = fingerprint(R.Check, R.Primary.File,

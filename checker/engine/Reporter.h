@@ -45,11 +45,13 @@ struct ReportedFinding {
     unsigned Line = 0;
     unsigned Column = 0;
     std::string Message;
+    unsigned Flow = 0; ///< The witness path (SARIF threadFlow) of a note.
   };
   std::string Check;
   std::string Level; ///< `warning` or `error`.
   Location Primary;
   std::vector<Location> Notes;
+  unsigned PrimaryStep = ~0u; ///< Its place among flow 0's steps.
   std::string Function;
   std::string Fingerprint;
 };

@@ -69,15 +69,31 @@ buildSarif(const std::vector<ReportedFinding> &Findings,
     if (It != RuleIndex.end())
       Result["ruleIndex"] = It->second;
     if (!F.Notes.empty()) {
-      llvm::json::Array Steps;
+      // A threadFlow per witness path: the notes of each flow in order, the
+      // finding itself among flow 0's steps.
+      unsigned Flows = 1;
+      for (const ReportedFinding::Location &N : F.Notes)
+        Flows = std::max(Flows, N.Flow + 1);
+      std::vector<llvm::json::Array> Steps(Flows);
+      auto Step = [](const ReportedFinding::Location &L) {
+        llvm::json::Object Loc = physicalLocation(L);
+        Loc["message"] = llvm::json::Object{{"text", L.Message}};
+        return llvm::json::Object{{"location", std::move(Loc)}};
+      };
+      bool PrimaryPlaced = false;
       for (const ReportedFinding::Location &N : F.Notes) {
-        llvm::json::Object Loc = physicalLocation(N);
-        Loc["message"] = llvm::json::Object{{"text", N.Message}};
-        Steps.push_back(llvm::json::Object{{"location", std::move(Loc)}});
+        if (N.Flow == 0 && !PrimaryPlaced && Steps[0].size() == F.PrimaryStep) {
+          Steps[0].push_back(Step(F.Primary));
+          PrimaryPlaced = true;
+        }
+        Steps[N.Flow].push_back(Step(N));
       }
-      llvm::json::Object Last = physicalLocation(F.Primary);
-      Last["message"] = llvm::json::Object{{"text", F.Primary.Message}};
-      Steps.push_back(llvm::json::Object{{"location", std::move(Last)}});
+      if (!PrimaryPlaced)
+        Steps[0].push_back(Step(F.Primary));
+      llvm::json::Array ThreadFlows;
+      for (llvm::json::Array &S : Steps)
+        if (!S.empty())
+          ThreadFlows.push_back(llvm::json::Object{{"locations", std::move(S)}});
       llvm::json::Array RelatedLocations;
       unsigned Id = 0;
       for (const ReportedFinding::Location &N : F.Notes) {
@@ -87,9 +103,8 @@ buildSarif(const std::vector<ReportedFinding> &Findings,
         RelatedLocations.push_back(std::move(Loc));
       }
       Result["relatedLocations"] = std::move(RelatedLocations);
-      Result["codeFlows"] = llvm::json::Array{llvm::json::Object{
-          {"threadFlows", llvm::json::Array{llvm::json::Object{
-                              {"locations", std::move(Steps)}}}}}};
+      Result["codeFlows"] = llvm::json::Array{
+          llvm::json::Object{{"threadFlows", std::move(ThreadFlows)}}};
     }
     Results.push_back(std::move(Result));
   }
