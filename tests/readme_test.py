@@ -37,7 +37,7 @@ def run_cpp_example(code: str, index: int, args) -> tuple[bool, str]:
     source.write_text(code)
     binary = work / "example"
     compile_cmd = [args.cxx, "-std=c++20", "-O1", f"-I{args.source / 'runtime/include'}",
-                   str(source), str(args.build / "lib/libmp.a"), "-lpthread", "-ldl",
+                   str(source), str(args.build / "lib/libmp.a"), "-lcrypto", "-lpthread", "-ldl",
                    "-o", str(binary)]
     built = subprocess.run(compile_cmd, capture_output=True, text=True)
     if built.returncode != 0:

@@ -29,37 +29,14 @@
 #include <system_error>
 #include <vector>
 
+#include "challenge.h"
 #include "mp/errors.h"
 #include "mp/hook.h"
 #include "mp/process.h"
 #include "spawn_internal.h"
 
 namespace mp {
-namespace {
-
-constexpr std::string_view kChallenge = "#CHALLENGE#";
-constexpr std::string_view kWelcome = "#WELCOME#";
-constexpr std::string_view kFailure = "#FAILURE#";
-constexpr std::string_view kDigestTag = "{sha256}";
-constexpr std::size_t kChallengeBytes = 40;        // as Python's _MD5_DIGEST_LEN * 2.5
-constexpr std::size_t kMaxHandshakeMessage = 256;  // as Python's recv_bytes(256)
-
-constexpr std::size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
-
-using Family = Address::Family;
-
-using Clock = std::chrono::steady_clock;
-
-Clock::time_point deadline_after(double timeout) {
-  if (timeout < 0) return Clock::time_point::max();
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
-}
-
-double seconds_until(Clock::time_point deadline) {
-  if (deadline == Clock::time_point::max()) return -1;
-  return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
-}
+namespace detail {
 
 std::string random_bytes(std::size_t n) {
   std::string out(n, '\0');
@@ -78,6 +55,40 @@ std::string hmac_sha256(std::string_view key, std::string_view message) {
            &length) == nullptr)
     throw ProcessError("mp: HMAC-SHA256 failed");
   return std::string(reinterpret_cast<char*>(digest), length);
+}
+
+bool digests_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::hmac_sha256;
+using detail::kChallenge;
+using detail::kChallengeBytes;
+using detail::kDigestTag;
+using detail::kFailure;
+using detail::kMaxHandshakeMessage;
+using detail::kWelcome;
+using detail::random_bytes;
+
+constexpr std::size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
+
+using Family = Address::Family;
+
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point deadline_after(double timeout) {
+  if (timeout < 0) return Clock::time_point::max();
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
+}
+
+double seconds_until(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return -1;
+  return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -102,8 +113,7 @@ void deliver(Connection& conn, std::string_view key, Clock::time_point deadline)
   conn.send_bytes(std::string(kChallenge) + message);
   std::string response = recv_handshake(conn, deadline, "waiting for the answer to our challenge");
   std::string expected = std::string(kDigestTag) + hmac_sha256(key, message);
-  if (response.size() == expected.size() &&
-      CRYPTO_memcmp(response.data(), expected.data(), expected.size()) == 0) {
+  if (detail::digests_equal(response, expected)) {
     conn.send_bytes(kWelcome);
     return;
   }

@@ -1,0 +1,497 @@
+// The client half of a manager: one connection per process and manager, shared by every
+// thread of the process. Calls are multiplexed by request id: each caller sends its request
+// and waits for its reply; whichever waiting thread finds no one reading becomes the reader
+// and hands the others their replies, so a single-threaded caller reads its own reply with
+// no hand-off. The reader polls the socket for a short while before sleeping (a wake-up
+// costs more than the round trip here). EOF, or on TCP a silent peer past gone_timeout
+// (heartbeat pings keep a live one talking), fails every waiting call with ManagerGone.
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "mp/detail/manager_client.h"
+#include "mp/errors.h"
+#include "mp/process.h"
+#include "spawn_internal.h"
+
+namespace mp::detail::manager {
+
+using Clock = std::chrono::steady_clock;
+
+// -----------------------------------------------------------------------------
+// Endpoint, Result
+// -----------------------------------------------------------------------------
+
+Address Endpoint::address() const {
+  switch (static_cast<Address::Family>(family)) {
+    case Address::Family::kTcp:
+      return Address(name, port);
+    case Address::Family::kAbstract:
+      return Address(std::string(1, '\0') + name);
+    case Address::Family::kUnix:
+      break;
+  }
+  return Address(name);
+}
+
+Endpoint Endpoint::of(const Address& address) {
+  Endpoint e;
+  e.family = static_cast<std::uint8_t>(address.family());
+  e.name = address.name();
+  e.port = address.port();
+  return e;
+}
+
+Result::Result(Result&& other) noexcept { *this = std::move(other); }
+
+Result& Result::operator=(Result&& other) noexcept {
+  // The views point into the frame: moving a std::string may move its bytes (the small
+  // string buffer), so they are rebased.
+  const char* old_base = other.frame_.data();
+  frame_ = std::move(other.frame_);
+  fields_.clear();
+  for (std::string_view f : other.fields_)
+    fields_.emplace_back(frame_.data() + (f.data() - old_base), f.size());
+  other.fields_.clear();
+  return *this;
+}
+
+std::string_view Result::field(std::size_t i) const {
+  if (i >= fields_.size())
+    throw ProcessError("mp manager: the reply has " + std::to_string(fields_.size()) +
+                       " fields, field " + std::to_string(i) + " was expected");
+  return fields_[i];
+}
+
+std::vector<std::string_view> Result::elements(std::size_t i) const {
+  std::vector<std::string_view> out;
+  if (!wire::unpack(field(i), out)) throw ProcessError("mp manager: a malformed list in a reply");
+  return out;
+}
+
+namespace {
+
+std::atomic<pid_t> g_pid{0};
+std::atomic<std::uint64_t> g_fork_generation{0};
+std::atomic<std::uint64_t> g_next_caller{1};
+
+std::uint64_t caller_id() {
+  thread_local std::uint64_t id = g_next_caller.fetch_add(1);
+  return id;
+}
+
+// Turns the server's error into the exception a local call would throw.
+[[noreturn]] void throw_remote(std::string_view type, std::string_view message) {
+  std::string what = "mp manager: " + std::string(type) + ": " + std::string(message);
+  if (type == "KeyError" || type == "IndexError") throw std::out_of_range(what);
+  if (type == "ValueError") throw std::invalid_argument(what);
+  if (type == "RuntimeError") throw std::logic_error(what);
+  if (type == "Empty") throw Empty(what);
+  if (type == "Full") throw Full(what);
+  if (type == "OwnerDied") throw OwnerDied(what);
+  if (type == "BrokenBarrierError") throw BrokenBarrierError(what);
+  if (type == "TimeoutError") throw TimeoutError(what);
+  throw RemoteError(std::string(type), std::string(message));
+}
+
+}  // namespace
+
+pid_t current_pid() noexcept {
+  pid_t p = g_pid.load(std::memory_order_relaxed);
+  if (p == 0) {
+    p = ::getpid();
+    g_pid.store(p, std::memory_order_relaxed);
+  }
+  return p;
+}
+
+std::uint64_t fork_generation() noexcept { return g_fork_generation.load(); }
+
+// -----------------------------------------------------------------------------
+// Link
+// -----------------------------------------------------------------------------
+
+class Link {
+ public:
+  explicit Link(Endpoint endpoint) : endpoint_(std::move(endpoint)), pid_(current_pid()) {
+    const Address address = endpoint_.address();
+    heartbeat_ = address.family() == Address::Family::kTcp || endpoint_.heartbeat_on_unix;
+    std::optional<std::string> key;
+    if (endpoint_.authenticate) key = endpoint_.authkey ? *endpoint_.authkey : mp::authkey();
+    mp::Connection conn;
+    try {
+      conn = mp::Client(address, key, std::max(2.0, 4 * endpoint_.gone_timeout));
+    } catch (const AuthenticationError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ManagerGone("mp manager at " + address.to_string() + ": cannot connect: " + e.what());
+    }
+    fd_ = ::fcntl(conn.fileno(), F_DUPFD_CLOEXEC, 0);
+    conn.close();
+    if (fd_ < 0) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
+    int flags = ::fcntl(fd_, F_GETFL);
+    ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+  }
+  ~Link() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] int fd() const { return fd_; }
+  // In a forked child: the parent's socket is not ours to use.
+  void abandon() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  Result call(wire::Op op, std::uint64_t object, std::string_view name,
+              const std::vector<std::string_view>& fields, bool discard) {
+    Slot slot;
+    std::uint64_t id;
+    {
+      std::lock_guard lock(mutex_);
+      if (gone_) throw ManagerGone(gone_reason_);
+      id = next_id_++;
+      if (discard) {
+        discarded_.emplace(id, true);
+      } else {
+        pending_.emplace(id, &slot);
+      }
+    }
+    thread_local std::string out;
+    out.clear();
+    wire::encode_request(out, op, id, object, caller_id(), name, fields);
+    send_frame(out);
+    if (discard) return {};
+    std::unique_lock lock(mutex_);
+    while (!slot.done) {
+      if (gone_) {
+        pending_.erase(id);
+        throw ManagerGone(gone_reason_);
+      }
+      if (!reading_) {
+        reading_ = true;
+        lock.unlock();
+        read_until(slot);
+        lock.lock();
+        reading_ = false;
+        cv_.notify_all();  // someone else reads now
+        continue;
+      }
+      cv_.wait(lock);
+    }
+    lock.unlock();
+    wire::Reply reply;
+    std::string_view payload(slot.frame);
+    std::string why = wire::decode_reply(payload, reply);
+    if (!why.empty()) throw ProcessError("mp manager: a malformed reply: " + why);
+    if (reply.status == wire::Status::kError) throw_remote(reply.fields[0], reply.fields[1]);
+    return Result(std::move(slot.frame), std::move(reply.fields));
+  }
+
+  void fail(const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    if (!gone_) {
+      gone_ = true;
+      gone_reason_ = reason;
+    }
+    cv_.notify_all();
+  }
+
+  [[nodiscard]] bool gone() {
+    std::lock_guard lock(mutex_);
+    return gone_;
+  }
+
+ private:
+  struct Slot {
+    bool done = false;
+    std::string frame;
+  };
+
+  std::string gone_message(const char* what) const {
+    return "mp manager at " + endpoint_.address().to_string() + ": " + what;
+  }
+
+  void send_frame(const std::string& frame) {
+    std::lock_guard lock(send_mutex_);
+    std::size_t done = 0;
+    while (done < frame.size()) {
+      ssize_t n = ::send(fd_, frame.data() + done, frame.size() - done, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{fd_, POLLOUT, 0};
+        if (poll_fds(&p, 1, std::max(endpoint_.gone_timeout, 1.0)) == 0 && heartbeat_) {
+          fail(gone_message("the manager stopped reading (send timed out)"));
+          throw ManagerGone(gone_message("the manager stopped reading (send timed out)"));
+        }
+        continue;
+      }
+      fail(gone_message("the manager closed the connection (it has shut down or died)"));
+      throw ManagerGone(
+          gone_message("the manager closed the connection (it has shut down or died)"));
+    }
+  }
+
+  // Reads replies, handing out other callers', until `mine` is done or the link fails.
+  void read_until(Slot& mine) {
+    auto silent_since = Clock::now();
+    auto last_ping = silent_since;
+    const auto spin = std::chrono::microseconds(endpoint_.spin_us);
+    const auto gone_after = std::chrono::duration<double>(endpoint_.gone_timeout);
+    const auto ping_every = std::chrono::duration<double>(endpoint_.heartbeat);
+    for (;;) {
+      // Every complete frame in the buffer.
+      while (in_.size() - in_begin_ >= sizeof(std::uint64_t)) {
+        std::uint64_t length;
+        std::memcpy(&length, in_.data() + in_begin_, sizeof length);
+        if (in_.size() - in_begin_ - sizeof length < length) break;
+        std::string frame = in_.substr(in_begin_ + sizeof length, static_cast<std::size_t>(length));
+        in_begin_ += sizeof length + static_cast<std::size_t>(length);
+        deliver(std::move(frame));
+      }
+      if (in_begin_ == in_.size()) {
+        in_.clear();
+        in_begin_ = 0;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        if (mine.done || gone_) return;
+      }
+      // Spin, then sleep in poll.
+      auto spin_until = Clock::now() + spin;
+      ssize_t n;
+      for (;;) {
+        n = read_some();
+        if (n != -2 || Clock::now() >= spin_until) break;
+      }
+      if (n == -2) {
+        pollfd p{fd_, POLLIN, 0};
+        double wait = heartbeat_ ? endpoint_.heartbeat : -1;
+        int ready = poll_fds(&p, 1, wait);
+        if (ready == 0) {
+          auto now = Clock::now();
+          if (now - silent_since > gone_after) {
+            fail(gone_message("no answer from the manager (its host or process is gone)"));
+            return;
+          }
+          if (now - last_ping >= ping_every) {
+            last_ping = now;
+            try {
+              call(wire::Op::kPing, 0, {}, {}, /*discard=*/true);
+            } catch (const ManagerGone&) {
+              return;
+            }
+          }
+          continue;
+        }
+        n = read_some();
+        if (n == -2) continue;
+      }
+      if (n == 0) {
+        fail(gone_message("the manager closed the connection (it has shut down or died)"));
+        return;
+      }
+      if (n < 0) {
+        fail(gone_message("reading from the manager failed"));
+        return;
+      }
+      silent_since = Clock::now();
+    }
+  }
+
+  // One recv into the buffer: bytes read, 0 at EOF, -2 if nothing is there, -1 on error.
+  ssize_t read_some() {
+    std::size_t want = 1 << 16;
+    if (in_.size() - in_begin_ >= sizeof(std::uint64_t)) {
+      std::uint64_t length;
+      std::memcpy(&length, in_.data() + in_begin_, sizeof length);
+      std::size_t missing = sizeof length + length - (in_.size() - in_begin_);
+      want = std::max(want, std::min<std::size_t>(missing, std::size_t{1} << 24));
+    }
+    std::size_t old = in_.size();
+    in_.resize(old + want);
+    ssize_t n;
+    do {
+      n = ::recv(fd_, in_.data() + old, want, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    in_.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : (errno == ECONNRESET ? 0 : -1);
+    return n;
+  }
+
+  void deliver(std::string frame) {
+    wire::ReplyHeader h;
+    if (frame.size() < sizeof h) {
+      fail(gone_message("the manager sent a malformed reply"));
+      return;
+    }
+    std::memcpy(&h, frame.data(), sizeof h);
+    std::lock_guard lock(mutex_);
+    if (discarded_.erase(h.request_id) != 0) return;
+    auto it = pending_.find(h.request_id);
+    if (it == pending_.end()) return;
+    it->second->frame = std::move(frame);
+    it->second->done = true;
+    pending_.erase(it);
+    cv_.notify_all();
+  }
+
+  const Endpoint endpoint_;
+  const pid_t pid_;
+  int fd_ = -1;
+  bool heartbeat_ = false;
+  std::mutex send_mutex_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::unordered_map<std::uint64_t, Slot*> pending_;
+  std::unordered_map<std::uint64_t, bool> discarded_;
+  std::uint64_t next_id_ = 1;
+  bool reading_ = false;
+  bool gone_ = false;
+  std::string gone_reason_;
+  std::string in_;  // the reader's (one thread at a time: reading_)
+  std::size_t in_begin_ = 0;
+};
+
+// -----------------------------------------------------------------------------
+// The links of this process
+// -----------------------------------------------------------------------------
+
+namespace {
+
+struct Links {
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<Link>> by_address;
+};
+
+Links& links() {
+  static auto* l = new Links;  // never destroyed: proxies may die during exit
+  return *l;
+}
+
+void before_fork() {
+  links().mutex.lock();
+  g_fork_generation.fetch_add(1);
+}
+void after_fork_parent() { links().mutex.unlock(); }
+void after_fork_child() {
+  g_pid.store(::getpid(), std::memory_order_relaxed);
+  Links& l = links();
+  // The parent's links are not ours: their sockets are closed here, the objects left alone
+  // (another thread of the parent may have held their locks at the fork).
+  static auto* abandoned = new std::vector<std::shared_ptr<Link>>;
+  for (auto& [key, link] : l.by_address) {
+    link->abandon();
+    abandoned->push_back(std::move(link));
+  }
+  l.by_address.clear();
+  l.mutex.unlock();
+}
+
+// One link per address and key: a client with another key is another client.
+std::string key_of(const Endpoint& e) {
+  std::string key = std::to_string(e.family) + ":" + e.name + ":" + std::to_string(e.port);
+  if (!e.authenticate) return key + ":none";
+  return key + ":" + (e.authkey ? *e.authkey : mp::authkey());
+}
+
+}  // namespace
+
+std::shared_ptr<Link> link_for(const Endpoint& endpoint) {
+  static std::once_flag once;
+  std::call_once(once, [] { ::pthread_atfork(before_fork, after_fork_parent, after_fork_child); });
+  Links& l = links();
+  std::string key = key_of(endpoint);
+  {
+    std::lock_guard lock(l.mutex);
+    auto it = l.by_address.find(key);
+    if (it != l.by_address.end() && !it->second->gone()) return it->second;
+  }
+  auto link = std::make_shared<Link>(endpoint);  // connects: outside the lock
+  std::lock_guard lock(l.mutex);
+  auto& slot = l.by_address[key];
+  if (!slot || slot->gone()) slot = link;
+  return slot;
+}
+
+Result round_trip(Link& link, wire::Op op, std::uint64_t object, std::string_view name,
+                  const std::vector<std::string_view>& fields) {
+  return link.call(op, object, name, fields, false);
+}
+
+void post(Link& link, wire::Op op, std::uint64_t object) noexcept {
+  try {
+    link.call(op, object, {}, {}, true);
+  } catch (...) {  // a gone manager has no references to give back
+  }
+}
+
+// -----------------------------------------------------------------------------
+// ProxyRef, ProxyBase
+// -----------------------------------------------------------------------------
+
+ProxyRef::ProxyRef(Endpoint endpoint, std::uint64_t id, std::string kind, bool held)
+    : endpoint(std::move(endpoint)), id(id), kind(std::move(kind)), born_(fork_generation()) {
+  if (held) {
+    holder_ = current_pid();
+    link_ = link_for(this->endpoint);
+  }
+}
+
+ProxyRef::~ProxyRef() {
+  std::lock_guard lock(mutex_);
+  if (holder_ != current_pid() || !link_) return;
+  // Kept if another process may use it: a copy went out as bytes, or a fork happened since
+  // (the child's copy). The connection's end gives it back.
+  if (shared_.load(std::memory_order_relaxed) || born_ != fork_generation()) return;
+  post(*link_, wire::Op::kDecref, id);
+}
+
+std::shared_ptr<Link> ProxyRef::link() {
+  std::lock_guard lock(mutex_);
+  pid_t me = current_pid();
+  if (holder_ == me && link_) return link_;
+  link_ = link_for(endpoint);
+  post(*link_, wire::Op::kIncref, id);
+  holder_ = me;
+  born_ = fork_generation();
+  return link_;
+}
+
+std::uint64_t ProxyBase::id() const {
+  if (!ref_) throw std::logic_error("mp: an empty proxy refers to no managed object");
+  return ref_->id;
+}
+
+const std::string& ProxyBase::kind() const {
+  if (!ref_) throw std::logic_error("mp: an empty proxy refers to no managed object");
+  return ref_->kind;
+}
+
+const Endpoint& ProxyBase::endpoint() const {
+  if (!ref_) throw std::logic_error("mp: an empty proxy refers to no managed object");
+  return ref_->endpoint;
+}
+
+Result ProxyBase::call(std::string_view method, const std::vector<std::string_view>& fields) const {
+  if (!ref_) throw std::logic_error("mp: an empty proxy refers to no managed object");
+  std::shared_ptr<Link> link = ref_->link();
+  return link->call(wire::Op::kCall, ref_->id, method, fields, false);
+}
+
+}  // namespace mp::detail::manager
