@@ -73,7 +73,7 @@ std::string_view Result::field(std::size_t i) const {
   return fields_[i];
 }
 
-std::vector<std::string_view> Result::elements(std::size_t i) const {
+std::vector<std::string_view> Result::elements(std::size_t i) const& {
   std::vector<std::string_view> out;
   if (!wire::unpack(field(i), out)) throw ProcessError("mp manager: a malformed list in a reply");
   return out;

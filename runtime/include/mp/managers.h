@@ -320,10 +320,17 @@ class DictProxy : public detail::manager::ProxyBase {
   [[nodiscard]] std::size_t size() const {
     return static_cast<std::size_t>(call("__len__").template get<std::uint64_t>());
   }
-  [[nodiscard]] std::vector<K> keys() const { return decode<K>(call("keys").elements()); }
-  [[nodiscard]] std::vector<V> values() const { return decode<V>(call("values").elements()); }
+  [[nodiscard]] std::vector<K> keys() const {
+    auto r = call("keys");
+    return decode<K>(r.elements());
+  }
+  [[nodiscard]] std::vector<V> values() const {
+    auto r = call("values");
+    return decode<V>(r.elements());
+  }
   [[nodiscard]] std::vector<std::pair<K, V>> items() const {
-    auto e = call("items").elements();
+    auto r = call("items");
+    auto e = r.elements();
     std::vector<std::pair<K, V>> out;
     out.reserve(e.size() / 2);
     for (std::size_t i = 0; i + 1 < e.size(); i += 2)
@@ -417,7 +424,8 @@ class SequenceProxy : public ProxyBase {
   }
   // A copy of every element.
   [[nodiscard]] std::vector<T> to_vector() const {
-    auto e = call("all").elements();
+    auto r = call("all");
+    auto e = r.elements();
     std::vector<T> out;
     out.reserve(e.size());
     for (auto b : e) out.push_back(mp::deserialize<T>(b));
@@ -522,7 +530,8 @@ class NamespaceProxy : public detail::manager::ProxyBase {
   void erase(std::string_view name) { call("__delattr__", {name}); }
   [[nodiscard]] std::vector<std::string> names() const {
     std::vector<std::string> out;
-    for (auto b : call("names").elements()) out.emplace_back(b);
+    auto r = call("names");
+    for (auto b : r.elements()) out.emplace_back(b);
     return out;
   }
   template <class T, class... Extra>

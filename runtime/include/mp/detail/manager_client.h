@@ -61,8 +61,10 @@ class Result {
     return mp::deserialize<T>(field(i));
   }
   [[nodiscard]] bool flag(std::size_t i = 0) const { return field(i) == std::string_view("\1", 1); }
-  // The elements of a packed field (mp/detail/manager_wire.h).
-  [[nodiscard]] std::vector<std::string_view> elements(std::size_t i = 0) const;
+  // The elements of a packed field (mp/detail/manager_wire.h): views into this Result,
+  // so not of a temporary one.
+  [[nodiscard]] std::vector<std::string_view> elements(std::size_t i = 0) const&;
+  std::vector<std::string_view> elements(std::size_t i = 0) const&& = delete;
 
  private:
   std::string frame_;
