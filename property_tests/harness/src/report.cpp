@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 namespace ipcheck::proptest {
@@ -17,14 +17,6 @@ std::int64_t origin(const Timeline& timeline) {
   std::int64_t first = kNever;
   for (const auto& row : timeline.rows) first = std::min(first, row.invoked_ns);
   return first == kNever ? 0 : first;
-}
-
-std::int64_t horizon(const Timeline& timeline) {
-  std::int64_t last = origin(timeline);
-  for (const auto& row : timeline.rows) {
-    last = std::max(last, row.completed_ns != kNever ? row.completed_ns : row.invoked_ns);
-  }
-  return last;
 }
 
 std::string cell(const TimelineRow& row, std::int64_t t0) {
@@ -120,88 +112,187 @@ std::string to_json(const Timeline& timeline) {
   return out.str();
 }
 
-std::string to_html(const Timeline& timeline) {
+// The x axis of the timeline: the order of events, not their times. Every distinct
+// invocation or completion time is one column, so that what overlapped in time overlaps on
+// the page and what did not is side by side, however long the gaps between them (a
+// process start takes milliseconds, an operation microseconds). Real times are in the
+// tooltips and the table.
+class EventAxis {
+ public:
+  explicit EventAxis(const Timeline& timeline) {
+    for (const auto& row : timeline.rows) {
+      times_.push_back(row.invoked_ns);
+      if (row.completed_ns != kNever) times_.push_back(row.completed_ns);
+    }
+    std::sort(times_.begin(), times_.end());
+    times_.erase(std::unique(times_.begin(), times_.end()), times_.end());
+  }
+  // The column of time `t`; kNever is one column past the last event.
+  int column(std::int64_t t) const {
+    if (t == kNever) return columns() - 1;
+    return static_cast<int>(std::lower_bound(times_.begin(), times_.end(), t) - times_.begin());
+  }
+  int columns() const { return static_cast<int>(times_.size()) + 1; }
+  std::int64_t time(int column) const { return times_.at(column); }
+  int events() const { return static_cast<int>(times_.size()); }
+
+ private:
+  std::vector<std::int64_t> times_;
+};
+
+// "4.2us" below a millisecond, "1234us" above.
+std::string microseconds(std::int64_t ns) {
+  char buffer[32];
+  if (ns < 1'000'000) {
+    std::snprintf(buffer, sizeof buffer, "%.1fus", static_cast<double>(ns) / 1000);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%lldus", static_cast<long long>(ns / 1000));
+  }
+  return buffer;
+}
+
+const char* row_class(const TimelineRow& row) {
+  if (row.stuck) return "stuck";
+  if (row.indeterminate) return "indeterminate";
+  return row.order >= 0 ? "linearized" : "unplaced";
+}
+
+std::string row_label(const TimelineRow& row) {
+  std::string label = row.operation;
+  if (!row.crash) label += " -> " + (row.indeterminate ? std::string("?") : row.result);
+  return label;
+}
+
+std::string explain_stuck(const Timeline& timeline) {
+  int placed = 0;
+  for (const auto& row : timeline.rows) placed += row.order >= 0;
+  for (const auto& row : timeline.rows) {
+    if (!row.stuck) continue;
+    std::ostringstream out;
+    out << "Process " << row.process << "'s <code>" << html_escape(row_label(row))
+        << "</code> (red) completed while it could not be placed after the longest "
+           "linearizable prefix the checker found (#0";
+    if (placed > 1) out << "&hellip;#" << placed - 1;
+    out << ", blue, in that order): no order of the operations explains what it returned.";
+    return out.str();
+  }
+  return "";
+}
+
+std::string to_svg(const Timeline& timeline) {
   const std::int64_t t0 = origin(timeline);
-  const std::int64_t span = std::max<std::int64_t>(horizon(timeline) - t0, 1);
+  const EventAxis axis(timeline);
   ProcessId processes = 0;
   for (const auto& row : timeline.rows) processes = std::max(processes, row.process + 1);
+  constexpr int kLeft = 90, kBar = 20, kGap = 14, kTop = 44;
+  const int slot = std::clamp(1100 / std::max(axis.columns(), 1), 28, 110);
+  const int width = axis.columns() * slot;
   // Each process gets as many sub-rows as it has operations at once (two-phase operations
   // overlap themselves), so bars never hide one another.
-  constexpr int kLeft = 90, kWidth = 1000, kBar = 18, kGap = 6;
-  std::map<ProcessId, int> lanes_of;
   std::vector<int> lane_of(timeline.rows.size(), 0);
+  std::vector<int> lanes(processes, 1);
   for (ProcessId p = 0; p < processes; ++p) {
-    std::vector<std::int64_t> lane_end;
+    std::vector<int> lane_end;  // the last column used in each sub-row
     for (std::size_t i = 0; i < timeline.rows.size(); ++i) {
       const auto& row = timeline.rows[i];
       if (row.process != p) continue;
-      const std::int64_t end = row.completed_ns == kNever ? t0 + span : row.completed_ns;
+      const int first = axis.column(row.invoked_ns);
       std::size_t lane = 0;
-      while (lane < lane_end.size() && lane_end[lane] > row.invoked_ns) ++lane;
-      if (lane == lane_end.size()) lane_end.push_back(0);
-      lane_end[lane] = end;
+      while (lane < lane_end.size() && lane_end[lane] >= first) ++lane;
+      if (lane == lane_end.size()) lane_end.push_back(-1);
+      lane_end[lane] = row.crash ? first : axis.column(row.completed_ns);
       lane_of[i] = static_cast<int>(lane);
     }
-    lanes_of[p] = std::max<int>(1, static_cast<int>(lane_end.size()));
+    lanes[p] = std::max<int>(1, static_cast<int>(lane_end.size()));
   }
-  std::map<ProcessId, int> top;
-  int y = 40;
+  std::vector<int> top(processes);
+  int y = kTop;
   for (ProcessId p = 0; p < processes; ++p) {
     top[p] = y;
-    y += lanes_of[p] * (kBar + 4) + kGap + 10;
+    y += lanes[p] * (kBar + 4) + kGap;
   }
-  auto x_of = [&](std::int64_t t) {
-    return kLeft + static_cast<double>(t - t0) * kWidth / static_cast<double>(span);
-  };
+  auto x_of = [&](int column) { return kLeft + column * slot; };
   std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kLeft + kWidth + 40
-      << "\" height=\"" << y + 20 << "\" font-family=\"monospace\" font-size=\"11\">\n";
-  svg << "<text x=\"" << kLeft << "\" y=\"20\">0 us</text><text x=\"" << kLeft + kWidth - 80
-      << "\" y=\"20\">" << span / 1000 << " us</text>\n";
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" width=\""
+      << kLeft + width + 20 << "\" height=\"" << y + 10
+      << "\" font-family=\"monospace\" font-size=\"11\">\n";
+  // Time labels at most every ~70 px: microseconds since the first invocation.
+  const int every = std::max(1, 70 / slot);
+  for (int c = 0; c < axis.events(); c += every) {
+    svg << "<line x1=\"" << x_of(c) << "\" x2=\"" << x_of(c) << "\" y1=\"" << kTop - 12
+        << "\" y2=\"" << y - kGap << "\" stroke=\"#f0f0f0\"/><text x=\"" << x_of(c) + 2 << "\" y=\""
+        << kTop - 16 << "\" fill=\"#888\">" << microseconds(axis.time(c) - t0) << "</text>\n";
+  }
+  svg << "<text x=\"4\" y=\"14\" fill=\"#888\">events in order of time &#x2192;</text>\n";
   for (ProcessId p = 0; p < processes; ++p) {
-    svg << "<g class=\"lane\" data-process=\"" << p << "\"><text x=\"4\" y=\"" << top[p] + 13
-        << "\">process " << p << "</text><line x1=\"" << kLeft << "\" x2=\"" << kLeft + kWidth
-        << "\" y1=\"" << top[p] - 3 << "\" y2=\"" << top[p] - 3 << "\" stroke=\"#ddd\"/></g>\n";
+    svg << "<g class=\"lane\" data-process=\"" << p << "\"><rect x=\"0\" y=\"" << top[p] - 4
+        << "\" width=\"" << kLeft + width + 20 << "\" height=\"" << lanes[p] * (kBar + 4) + 4
+        << "\" fill=\"" << (p % 2 ? "#fafafa" : "#f3f3f3") << "\"/><text x=\"4\" y=\""
+        << top[p] + 14 << "\" font-weight=\"bold\">process " << p << "</text></g>\n";
   }
   for (std::size_t i = 0; i < timeline.rows.size(); ++i) {
     const auto& row = timeline.rows[i];
-    const double x1 = x_of(row.invoked_ns);
+    const int first = axis.column(row.invoked_ns);
     const int bar_y = top[row.process] + lane_of[i] * (kBar + 4);
-    std::string label = row.operation;
-    if (!row.crash) label += " -> " + (row.indeterminate ? std::string("?") : row.result);
+    const std::string tip = html_escape(row_label(row) + " [" + cell(row, t0) + "]");
     if (row.crash) {
-      svg << "<g class=\"crash\"><title>"
-          << html_escape("process " + std::to_string(row.process) + " killed")
-          << "</title><text x=\"" << x1 - 5 << "\" y=\"" << bar_y + 14
-          << "\" fill=\"#c00\" font-size=\"16\">&#x2715;</text></g>\n";
+      svg << "<g class=\"crash\" data-process=\"" << row.process << "\"><title>process "
+          << row.process << " killed at " << (row.invoked_ns - t0) / 1000 << "us</title><text x=\""
+          << x_of(first) + slot / 2 - 6 << "\" y=\"" << bar_y + 16
+          << "\" fill=\"#c00\" font-size=\"18\" font-weight=\"bold\">&#x2715;</text></g>\n";
       continue;
     }
-    const double x2 =
-        std::max(x1 + 3, x_of(row.completed_ns == kNever ? t0 + span : row.completed_ns));
-    const char* fill = row.stuck           ? "#f4a6a6"
+    const int last = axis.column(row.completed_ns);
+    const int x1 = x_of(first) + 2, x2 = x_of(last + 1) - 2;
+    const char* kind = row_class(row);
+    const char* fill = row.stuck           ? "#f08080"
                        : row.indeterminate ? "#fff3c4"
                        : row.order >= 0    ? "#cfe3ff"
                                            : "#e6e6e6";
-    svg << "<g class=\"op\"><title>" << html_escape(label) << "</title><rect x=\"" << x1
-        << "\" y=\"" << bar_y << "\" width=\"" << x2 - x1 << "\" height=\"" << kBar << "\" fill=\""
-        << fill << "\" stroke=\"" << (row.stuck ? "#c00" : "#555") << "\""
-        << (row.indeterminate ? " stroke-dasharray=\"4 2\"" : "") << "/><text x=\"" << x1 + 2
-        << "\" y=\"" << bar_y + 13 << "\">"
-        << html_escape((row.order >= 0 ? "#" + std::to_string(row.order) + " " : "") + label)
-        << "</text></g>\n";
+    const std::string text =
+        (row.order >= 0 ? "#" + std::to_string(row.order) + " " : "") + row_label(row);
+    svg << "<g class=\"op " << kind << "\" data-process=\"" << row.process << "\""
+        << (row.order >= 0 ? " data-order=\"" + std::to_string(row.order) + "\"" : "") << "><title>"
+        << tip << "</title><rect x=\"" << x1 << "\" y=\"" << bar_y << "\" width=\"" << x2 - x1
+        << "\" height=\"" << kBar << "\" rx=\"3\" fill=\"" << fill << "\" stroke=\""
+        << (row.stuck ? "#b00000" : "#555") << "\" stroke-width=\"" << (row.stuck ? 2.5 : 1) << "\""
+        << (row.indeterminate ? " stroke-dasharray=\"4 2\"" : "") << "/><svg x=\"" << x1
+        << "\" y=\"" << bar_y << "\" width=\"" << x2 - x1 - 2 << "\" height=\"" << kBar
+        << "\"><text x=\"3\" y=\"14\">" << html_escape(text) << "</text></svg></g>\n";
   }
   svg << "</svg>\n";
+  return svg.str();
+}
+
+std::string to_html(const Timeline& timeline) {
+  const std::string stuck = explain_stuck(timeline);
   std::ostringstream html;
+  auto swatch = [](const char* fill, const char* stroke, const char* dash, const char* what) {
+    return std::string(
+               "<span class=\"key\"><svg width=\"26\" height=\"14\"><rect x=\"1\" "
+               "y=\"1\" width=\"24\" height=\"12\" rx=\"3\" fill=\"") +
+           fill + "\" stroke=\"" + stroke + "\"" + dash + "/></svg> " + what + "</span>";
+  };
   html << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
-       << html_escape(timeline.title)
-       << "</title></head>\n<body style=\"font-family:sans-serif\">\n"
-       << "<h1>" << html_escape(timeline.title) << "</h1>\n<p><b>" << html_escape(timeline.verdict)
-       << "</b></p>\n<p><code>" << html_escape(timeline.summary) << "</code></p>\n"
-       << "<p>Reproduce: <code>" << html_escape(timeline.reproduce) << "</code></p>\n"
-       << "<p>One lane per process; a bar runs from invocation to completion. Blue: in the "
-          "longest linearizable prefix (#order); red: could not be placed; dashed yellow: "
-          "indeterminate (cut off); &#x2715;: process killed.</p>\n"
-       << svg.str() << "<pre>" << html_escape(format_table(timeline)) << "</pre>\n</body></html>\n";
+       << html_escape(timeline.title) << "</title>\n<style>body{font-family:sans-serif;margin:16px}"
+       << "code{font-size:12px;word-break:break-all}.key{margin-right:18px;white-space:nowrap}"
+       << ".key svg{vertical-align:middle}pre{font-size:12px}</style></head>\n<body>\n"
+       << "<h2>" << html_escape(timeline.title) << ": <span class=\"verdict\">"
+       << html_escape(timeline.verdict) << "</span></h2>\n"
+       << "<p><code class=\"run\">" << html_escape(timeline.summary) << "</code></p>\n"
+       << "<p>Reproduce: <code class=\"reproduce\">" << html_escape(timeline.reproduce)
+       << "</code></p>\n";
+  if (!stuck.empty()) html << "<p class=\"explanation\">" << stuck << "</p>\n";
+  html << "<p>One lane per process (0 runs the prefix and the suffix); a bar runs from an "
+          "operation's invocation to its completion, its place in the linearization first "
+          "(#k). Hover a bar for its times.</p>\n<p>"
+       << swatch("#cfe3ff", "#555", "", "in the longest linearizable prefix")
+       << swatch("#f08080", "#b00000", "", "could not be placed")
+       << swatch("#fff3c4", "#555", " stroke-dasharray=\"4 2\"", "indeterminate (cut off)")
+       << swatch("#e6e6e6", "#555", "", "after the prefix")
+       << "<span class=\"key\"><b style=\"color:#c00\">&#x2715;</b> process killed</span></p>\n"
+       << to_svg(timeline) << "<pre>" << html_escape(format_table(timeline))
+       << "</pre>\n</body></html>\n";
   return html.str();
 }
 
@@ -217,7 +308,11 @@ std::string format_table(const Timeline& timeline) {
     const std::int64_t ta = timeline.rows[a].invoked_ns, tb = timeline.rows[b].invoked_ns;
     return ta != tb ? ta < tb : a < b;
   });
-  std::vector<std::size_t> width(processes, 12);
+  auto header = [](ProcessId p) {
+    return "process " + std::to_string(p) + (p == 0 ? " (main)" : "");
+  };
+  std::vector<std::size_t> width(processes);
+  for (ProcessId p = 0; p < processes; ++p) width[p] = std::max<std::size_t>(12, header(p).size());
   for (const auto& row : timeline.rows) {
     width[row.process] = std::max(width[row.process], cell(row, t0).size());
   }
@@ -228,7 +323,7 @@ std::string format_table(const Timeline& timeline) {
   };
   out << '|';
   for (ProcessId p = 0; p < processes; ++p) {
-    out << ' ' << pad("process " + std::to_string(p) + (p == 0 ? " (main)" : ""), width[p]) << " |";
+    out << ' ' << pad(header(p), width[p]) << " |";
   }
   out << '\n';
   for (std::size_t i : order) {
