@@ -112,6 +112,26 @@ RC_GTEST_PROP(ConditionProps, SequentialModelAgreesWithCondition, ()) {
       gen_condition_op());
 }
 
+// On an RLock (Python's default): the blocks never re-enter, so the same model applies.
+RC_GTEST_PROP(ConditionProps, SequentialModelAgreesWithConditionOnAnRLock, ()) {
+  rc_check_sequential(
+      m::Condition(/*allow_spurious_wakeups=*/false),
+      [] { return ConditionSut{mp::Condition(mp::RLock())}; },
+      rc::gen::suchThat(gen_condition_op(), [](const ConditionOp& op) {
+        return op.kind != C::kRelease;  // by a non-holder: ValueError for an RLock, not a Lock
+      }));
+}
+
+RC_GTEST_PROP(ConditionProps, ConditionOnAnRLockIsLinearizable, ()) {
+  const auto program = *gen_program(gen_condition_block());
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn},
+                                        kKillPoints, /*kill_percent=*/30);
+  rc_check_program(
+      "ConditionProps.ConditionOnAnRLockIsLinearizable",
+      m::Condition(/*allow_spurious_wakeups=*/options.fault.active()),
+      [] { return ConditionSut{mp::Condition(mp::RLock())}; }, program, options);
+}
+
 RC_GTEST_PROP(ConditionProps, ConditionIsLinearizable, ()) {
   const auto program = *gen_program(gen_condition_block());
   const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn});

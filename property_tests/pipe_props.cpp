@@ -1,13 +1,22 @@
 // mp::Pipe against mp::models::Pipe: sequentially in one process, then with one process at
-// each end (a Connection end belongs to one process at a time), under fork and thread.
+// each end (a Connection end belongs to one process at a time), under fork, thread and
+// spawn; under fork and spawn also with a process killed at a hook point of its send or
+// receive, and a writer killed in the middle of a message larger than the pipe.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include "ipcheck/proptest/rapidcheck.h"
 #include "ipcheck/proptest/stateful.h"
 #include "mp/connection.h"
 #include "mp/errors.h"
 #include "mp/models/pipe.h"
+#include "mp/process.h"
 
 namespace ipcheck::proptest {
 namespace {
@@ -52,12 +61,22 @@ struct PipeSut {
 
 rc::Gen<PipeOp> gen_pipe_op(bool with_close) {
   auto end = rc::gen::inRange(0, 2);
-  std::vector<rc::Gen<PipeOp>> ops = {
-      rc::gen::apply([](int e, std::int64_t msg) { return PipeOp{PipeOpKind::kSend, e, msg}; }, end,
-                     rc::gen::inRange<std::int64_t>(0, 1000)),
-      rc::gen::map(end, [](int e) { return PipeOp{PipeOpKind::kRecv, e}; }),
-      rc::gen::map(end, [](int e) { return PipeOp{PipeOpKind::kTryRecv, e}; }),
-      rc::gen::map(end, [](int e) { return PipeOp{PipeOpKind::kPoll, e}; })};
+  std::vector<rc::Gen<PipeOp>> ops = {rc::gen::apply(
+                                          [](int e, std::int64_t msg) {
+                                            return PipeOp{PipeOpKind::kSend, e, msg};
+                                          },
+                                          end, rc::gen::inRange<std::int64_t>(0, 1000)),
+                                      rc::gen::map(end,
+                                                   [](int e) {
+                                                     return PipeOp{PipeOpKind::kRecv, e};
+                                                   }),
+                                      rc::gen::map(end,
+                                                   [](int e) {
+                                                     return PipeOp{PipeOpKind::kTryRecv, e};
+                                                   }),
+                                      rc::gen::map(end, [](int e) {
+                                        return PipeOp{PipeOpKind::kPoll, e};
+                                      })};
   if (with_close)
     ops.push_back(rc::gen::map(end, [](int e) { return PipeOp{PipeOpKind::kClose, e}; }));
   return rc::gen::oneOf(ops[0], ops[1], ops[2], ops[3], with_close ? ops[4] : ops[0]);
@@ -66,7 +85,8 @@ rc::Gen<PipeOp> gen_pipe_op(bool with_close) {
 RC_GTEST_PROP(PipeProps, SequentialModelAgreesWithPipe, ()) {
   // Close is left out: a send to a closed end raises EOFError in the sender, recv from a
   // closed own end is EBADF — neither is part of the model's contract yet.
-  rc_check_sequential(m::Pipe{}, [] { return PipeSut{}; }, gen_pipe_op(false));
+  rc_check_sequential(
+      m::Pipe{}, [] { return PipeSut{}; }, gen_pipe_op(false));
 }
 
 // Process 1 owns end 0, process 2 owns end 1; each sends and try-receives on its own end.
@@ -101,6 +121,52 @@ RC_GTEST_PROP(PipeProps, LinearizableWithOneProcessPerEnd, ()) {
   rc_check_program(
       "PipeProps.LinearizableWithOneProcessPerEnd", m::Pipe{}, [] { return PipeSut{}; }, program,
       options);
+}
+
+// Every case kills one process at a hook point of a send or a receive (under fork and spawn):
+// the other end receives whole messages, in order, or nothing of a message whose send was
+// cut off — never a torn or a duplicated one — and nobody hangs.
+RC_GTEST_PROP(PipeProps, SurvivesAKilledProcess, ()) {
+  const auto program = *gen_pipe_program();
+  const auto options =
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn},
+                       {"connection.send.before", "connection.send.after", "connection.recv.before",
+                        "connection.recv.after", "proptest.op.gap", "proptest.op.after", ""},
+                       /*kill_percent=*/100, /*max_process=*/2);
+  rc_check_program(
+      "PipeProps.SurvivesAKilledProcess", m::Pipe{}, [] { return PipeSut{}; }, program, options);
+}
+
+// Far more than a pipe holds (64 KiB by default, 1 MiB at most unprivileged): its send
+// cannot complete while nobody reads.
+constexpr std::size_t kStallingItems = std::size_t{4} << 20;  // 32 MiB of int64_t
+
+void send_two_then_stall(mp::Connection writer) {
+  writer.send(std::int64_t{1});
+  writer.send(std::int64_t{2});
+  writer.send(std::vector<std::int64_t>(kStallingItems, 7));
+}
+
+// A writer killed in the middle of a message larger than the pipe: the reader gets the whole
+// messages sent before it, then EOFError for the cut-off one — never a part of it as a
+// message — and EOFError again after it.
+TEST(PipeProps, AWriterKilledMidSendLeavesNoTornMessage) {
+  for (const char* mode : {"fork", "spawn"}) {
+    auto [reader, writer] = mp::Pipe(/*duplex=*/false);
+    mp::Process child = mp::get_context(mode).Process(send_two_then_stall, writer);
+    child.start();
+    writer.close();  // the child holds the only write end now
+    EXPECT_EQ(reader.recv<std::int64_t>(), 1) << mode;
+    EXPECT_EQ(reader.recv<std::int64_t>(), 2) << mode;
+    ASSERT_TRUE(reader.poll(10)) << mode << ": the large message never began";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the pipe fills
+    ASSERT_TRUE(child.is_alive()) << mode << ": the large send completed: nothing to cut off";
+    child.kill();
+    child.join();
+    EXPECT_EQ(child.exitcode(), -SIGKILL) << mode;
+    EXPECT_THROW((void)reader.recv<std::vector<std::int64_t>>(), mp::EOFError) << mode;
+    EXPECT_THROW((void)reader.recv_bytes(), mp::EOFError) << mode;
+  }
 }
 
 // Found by LinearizableWithOneProcessPerEnd (fork): process 1 received one of two messages

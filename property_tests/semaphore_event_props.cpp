@@ -130,6 +130,22 @@ RC_GTEST_PROP(SemaphoreProps, SurvivesAKilledProcess, ()) {
       [=] { return SemaphoreSut<mp::Semaphore>{mp::Semaphore(initial)}; }, program, options);
 }
 
+// A BoundedSemaphore under kills: no blocking acquire (a unit the dead took is gone, and
+// a blocked acquire could wait for it for good), but try_acquire and release in any order,
+// so that releases past the bound (ValueError) and units left taken by the dead are both
+// checked against the model.
+RC_GTEST_PROP(SemaphoreProps, BoundedSemaphoreSurvivesAKilledProcess, ()) {
+  const int initial = *rc::gen::inRange(1, 3);
+  const auto program = *gen_program(rc::gen::elementOf(std::vector<std::vector<SemaphoreOp>>{
+      {{S::kTryAcquire}, {S::kRelease, 1}}, {{S::kRelease, 1}}, {{S::kGetValue}}}));
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kSemaphoreKillPoints,
+                                        /*kill_percent=*/100);
+  rc_check_program(
+      "SemaphoreProps.BoundedSemaphoreSurvivesAKilledProcess", m::BoundedSemaphore(initial),
+      [=] { return SemaphoreSut<mp::BoundedSemaphore>{mp::BoundedSemaphore(initial)}; }, program,
+      options);
+}
+
 struct EventSut {
   mp::Event event;
 

@@ -91,6 +91,20 @@ TEST(JoinableQueueModel, JoinWaitsForEveryTaskDone) {
   EXPECT_FALSE(plain.step(1, {QueueOpKind::kTaskDone}, Reply<I>{Status::kValueError}));
 }
 
+TEST(JoinableQueueModel, ATimedJoinTimesOutOnlyWhileATaskIsUnfinished) {
+  JoinableQueue<I> queue;
+  EXPECT_FALSE(queue.step(1, {QueueOpKind::kJoinTimed}, Reply<I>{Status::kFalse}));
+  EXPECT_TRUE(queue.step(1, {QueueOpKind::kJoinTimed}, ok<I>(0)));
+  ASSERT_TRUE(queue.step(1, {QueueOpKind::kPut, 1}, ok<I>(0)));
+  EXPECT_FALSE(queue.step(1, {QueueOpKind::kJoinTimed}, ok<I>(0)));
+  EXPECT_TRUE(queue.step(1, {QueueOpKind::kJoinTimed}, Reply<I>{Status::kFalse}));
+  ASSERT_TRUE(queue.step(2, {QueueOpKind::kGet}, ok<I>(1)));
+  EXPECT_TRUE(queue.step(1, {QueueOpKind::kJoinTimed}, Reply<I>{Status::kFalse}))
+      << "got, not done";
+  ASSERT_TRUE(queue.step(2, {QueueOpKind::kTaskDone}, ok<I>(0)));
+  EXPECT_TRUE(queue.step(1, {QueueOpKind::kJoinTimed}, ok<I>(0)));
+}
+
 TEST(DictModel, KeysAreIndependent) {
   Dict<I, I> dict;
   EXPECT_TRUE(dict.step(1, {DictOpKind::kGet, 1}, Reply<I>{Status::kMissing}));

@@ -29,8 +29,9 @@ enum class QueueOpKind : std::uint8_t {
   kGetNowait,  // kEmpty when empty (also a timed get that timed out)
   kQsize,
   kEmpty,
-  kTaskDone,  // JoinableQueue
-  kJoin,      // JoinableQueue: blocks while tasks are unfinished
+  kTaskDone,   // JoinableQueue
+  kJoin,       // JoinableQueue: blocks while tasks are unfinished
+  kJoinTimed,  // JoinableQueue: join(timeout); kFalse when it timed out
 };
 
 template <class T>
@@ -59,6 +60,8 @@ std::string to_string(const QueueOp<T>& op) {
       return "task_done()";
     case QueueOpKind::kJoin:
       return "join()";
+    case QueueOpKind::kJoinTimed:
+      return "join(timeout)";
   }
   return "?";
 }
@@ -110,6 +113,7 @@ class Queue {
         return result.status == (count_ == 0 ? Status::kOk : Status::kFalse);
       case QueueOpKind::kTaskDone:
       case QueueOpKind::kJoin:
+      case QueueOpKind::kJoinTimed:
         return step_tasks(op, result);
     }
     return false;
@@ -147,6 +151,9 @@ class Queue {
   bool step_tasks(const Op& op, const Result& result) {
     if (!joinable_) return false;
     if (op.kind == QueueOpKind::kJoin) return unfinished_ == 0 && result.status == Status::kOk;
+    if (op.kind == QueueOpKind::kJoinTimed) {
+      return result.status == (unfinished_ == 0 ? Status::kOk : Status::kFalse);
+    }
     if (unfinished_ == 0) return result.status == Status::kValueError;
     if (result.status != Status::kOk) return false;
     --unfinished_;
@@ -183,7 +190,10 @@ class Queue {
 // JoinableQueue<T>
 //   put          also counts one more unfinished task.
 //   task_done    kOk, one task fewer; kValueError when none is unfinished.
-//   join         kOk once no task is unfinished; waits otherwise.
+//   join         kOk once no task is unfinished; waits otherwise (a request that completes
+//                only in a state without unfinished tasks).
+//   join_timed   join(timeout): kOk with no task unfinished, kFalse (timed out) while some
+//                is — e.g. forever once a consumer died between its get and its task_done.
 template <class T>
 class JoinableQueue {
  public:
