@@ -103,8 +103,9 @@ std::string recv_handshake(Connection& conn, Clock::time_point deadline, const c
   } catch (const BufferTooShort& e) {
     throw AuthenticationError(std::string("mp: authentication failed: ") + step + ": " + e.what());
   } catch (const EOFError&) {
-    throw AuthenticationError(std::string("mp: authentication failed: ") + step +
-                              ": the peer closed the connection");
+    throw AuthenticationError(
+        std::string("mp: authentication failed: ") + step + ": the peer closed the connection",
+        /*peer_closed=*/true);
   }
 }
 
@@ -460,7 +461,8 @@ Connection Listener::accept(double timeout) {
     } catch (const EOFError&) {
       conn.close();
       throw AuthenticationError(
-          "mp: authentication failed: the peer closed the connection during the challenge");
+          "mp: authentication failed: the peer closed the connection during the challenge",
+          /*peer_closed=*/true);
     }
   }
   if (peer.ss_family == AF_UNIX) {
@@ -512,7 +514,8 @@ Connection Client(const Address& address, std::optional<std::string> authkey, do
       } catch (const EOFError&) {
         throw AuthenticationError(
             "mp: authentication failed: the listener closed the connection during the "
-            "challenge");
+            "challenge",
+            /*peer_closed=*/true);
       }
     }
     return conn;

@@ -21,6 +21,7 @@
 
 #include "mp/detail/manager_client.h"
 #include "mp/errors.h"
+#include "mp/hook.h"
 #include "mp/process.h"
 #include "spawn_internal.h"
 
@@ -131,8 +132,10 @@ class Link {
     mp::Connection conn;
     try {
       conn = mp::Client(address, key, std::max(2.0, 4 * endpoint_.gone_timeout));
-    } catch (const AuthenticationError&) {
-      throw;
+    } catch (const AuthenticationError& e) {
+      // A server that died while it challenged us is gone, not a sign of a wrong key.
+      if (!e.peer_closed()) throw;
+      throw ManagerGone("mp manager at " + address.to_string() + ": " + e.what());
     } catch (const std::exception& e) {
       throw ManagerGone("mp manager at " + address.to_string() + ": cannot connect: " + e.what());
     }
@@ -171,7 +174,9 @@ class Link {
     thread_local std::string out;
     out.clear();
     wire::encode_request(out, op, id, object, caller_id(), name, fields);
+    MP_HOOK("manager.call.before_send");
     send_frame(out);
+    MP_HOOK("manager.call.after_send");
     if (discard) return {};
     std::unique_lock lock(mutex_);
     while (!slot.done) {
@@ -427,6 +432,16 @@ std::shared_ptr<Link> link_for(const Endpoint& endpoint) {
   auto& slot = l.by_address[key];
   if (!slot || slot->gone()) slot = link;
   return slot;
+}
+
+void forget_link(const Endpoint& endpoint) noexcept {
+  std::shared_ptr<Link> link;  // destroyed, if it is the last holder, outside the lock
+  Links& l = links();
+  std::lock_guard lock(l.mutex);
+  auto it = l.by_address.find(key_of(endpoint));
+  if (it == l.by_address.end()) return;
+  link = std::move(it->second);
+  l.by_address.erase(it);
 }
 
 Result round_trip(Link& link, wire::Op op, std::uint64_t object, std::string_view name,

@@ -221,6 +221,7 @@ void BaseManager::shutdown() {
     }
     process_.reset();
   }
+  detail::manager::forget_link(endpoint_);
 }
 
 ManagerServer::ManagerServer(std::unique_ptr<detail::manager::Server> server, Address address)

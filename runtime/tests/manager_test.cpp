@@ -493,5 +493,28 @@ TEST(Manager, AMalformedMessageDropsOnlyItsConnection) {
   EXPECT_EQ(d[1], 1);  // everyone else is served
 }
 
+// A server that hangs up during the challenge (it died, or gave up) is gone; it says
+// nothing about the key. Found by ManagerProps.EveryCallAfterTheServerDiedFailsWithManagerGone.
+TEST(Manager, AServerThatHangsUpDuringTheChallengeIsGoneNotAWrongKey) {
+  Listener listener(Address::arbitrary(), 1, kNoAuthentication);
+  std::thread hang_up([&] { listener.accept().close(); });
+  BaseManager m(listener.address(), std::string("key"));
+  EXPECT_THROW(m.connect(), ManagerGone);
+  hang_up.join();
+}
+
+// The owner's connection to a server it shut down is closed (it was kept open for good:
+// one descriptor lost per manager). Found by ManagerProps' leak check.
+TEST(Manager, ShuttingDownClosesThisProcesssConnection) {
+  const int before = open_fds();
+  for (int i = 0; i < 3; ++i) {
+    SyncManager m = Manager();
+    auto d = m.dict<int, int>();
+    d.set(1, i);
+    EXPECT_EQ(d[1], i);
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
 }  // namespace
 }  // namespace mp

@@ -1,5 +1,8 @@
-// The data models: Value, Array, Pipe, Queue, JoinableQueue, Dict, List, Namespace.
+// The data models: Value, Array, Pipe, Queue, JoinableQueue, Dict, List, Namespace, and an
+// object served by a manager that can die (Served).
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "mp/models/all.h"
 
@@ -12,6 +15,8 @@ static_assert(Model<Pipe> && Model<Queue<I>> && Model<JoinableQueue<I>>);
 static_assert(Model<Dict<I, I>> && Partitioned<Dict<I, I>> && Model<List<I>>);
 static_assert(Model<Namespace> && Partitioned<Namespace>);
 static_assert(!Partitioned<Queue<I>> && !CrashAware<Queue<I>>);
+static_assert(Model<Served<Dict<I, I>>> && !Partitioned<Served<Dict<I, I>>>,
+              "a server's death touches every key: a served dict is checked whole");
 
 const Reply<> kOk{Status::kOk};
 
@@ -136,6 +141,28 @@ TEST(NamespaceModel, MissingAttributeThenSetThenDelete) {
   EXPECT_TRUE(ns.step(2, {NamespaceOpKind::kGetattr, 3}, ok<I>(8)));
   EXPECT_TRUE(ns.step(2, {NamespaceOpKind::kDelattr, 3}, kOk));
   EXPECT_TRUE(ns.step(2, {NamespaceOpKind::kDelattr, 3}, Reply<>{Status::kMissing}));
+}
+
+TEST(ServedModel, AliveItIsTheInnerModelDeadEveryCallIsGone) {
+  using Op = Served<Dict<I, I>>::Op;
+  const Reply<I> gone{Status::kGone};
+  Served<Dict<I, I>> served;
+  EXPECT_TRUE(served.step(1, Op{false, {DictOpKind::kSet, 1, 7}}, ok<I>(0)));
+  EXPECT_FALSE(served.step(1, Op{false, {DictOpKind::kGet, 1}}, gone)) << "alive: never gone";
+  EXPECT_FALSE(served.step(1, Op{false, {DictOpKind::kGet, 1}}, ok<I>(8)));
+  EXPECT_TRUE(served.step(1, Op{false, {DictOpKind::kGet, 1}}, ok<I>(7)));
+  EXPECT_TRUE(served.step(2, Op{true}, ok<I>(0)));
+  EXPECT_TRUE(served.dead());
+  EXPECT_FALSE(served.step(2, Op{true}, ok<I>(0))) << "a server dies once";
+  EXPECT_FALSE(served.step(1, Op{false, {DictOpKind::kGet, 1}}, ok<I>(7))) << "dead: no answer";
+  EXPECT_TRUE(served.step(1, Op{false, {DictOpKind::kGet, 1}}, gone));
+  EXPECT_TRUE(served.step(1, Op{false, {DictOpKind::kSet, 2, 1}}, gone));
+  EXPECT_EQ(served.inner().items().size(), 1u) << "a failed call changed nothing";
+  const auto results = served.possible_results(1, Op{false, {DictOpKind::kGet, 1}});
+  EXPECT_NE(std::find(results.begin(), results.end(), gone), results.end())
+      << "a call cut off by a kill may have failed";
+  EXPECT_EQ(to_string(Op{true}), "kill(server)");
+  EXPECT_EQ(to_string(Op{false, {DictOpKind::kGet, 3}}), "get(3)");
 }
 
 }  // namespace

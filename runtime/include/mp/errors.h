@@ -47,9 +47,16 @@ class BrokenBarrierError : public ProcessError {
   using ProcessError::ProcessError;
 };
 
+// A failed authkey challenge. `peer_closed()`: the peer hung up before the challenge was
+// settled, which says nothing about the key (a server that died, a peer that gave up).
 class AuthenticationError : public ProcessError {
  public:
-  using ProcessError::ProcessError;
+  explicit AuthenticationError(const std::string& what, bool peer_closed = false)
+      : ProcessError(what), peer_closed_(peer_closed) {}
+  [[nodiscard]] bool peer_closed() const noexcept { return peer_closed_; }
+
+ private:
+  bool peer_closed_;
 };
 
 class BrokenPool : public ProcessError {

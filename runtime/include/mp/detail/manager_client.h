@@ -76,6 +76,9 @@ class Link;
 // The connection of this process to the manager at `endpoint`, made on first use and made
 // again in a forked child (which never shares its parent's socket). Errors: ManagerGone.
 std::shared_ptr<Link> link_for(const Endpoint& endpoint);
+// The server at `endpoint` has been shut down: this process stops keeping a link to it, so
+// its socket closes once no proxy of this process holds the link any more.
+void forget_link(const Endpoint& endpoint) noexcept;
 // One round trip. Errors: the server's error as an exception (see managers.h), ManagerGone.
 Result round_trip(Link& link, wire::Op op, std::uint64_t object, std::string_view name,
                   const std::vector<std::string_view>& fields);

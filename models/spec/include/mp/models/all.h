@@ -10,4 +10,5 @@
 #include "mp/models/pipe.h"
 #include "mp/models/queue.h"
 #include "mp/models/semaphore.h"
+#include "mp/models/served.h"
 #include "mp/models/value.h"

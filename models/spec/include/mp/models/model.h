@@ -36,6 +36,7 @@ enum class Status : std::uint8_t {
   kEof,         // mp::EOFError: the peer closed the connection and nothing is left
   kMissing,     // KeyError / IndexError / AttributeError
   kValueError,  // ValueError: released too many times, task_done() without a task
+  kGone,        // mp::ManagerGone: the server holding the object died
 };
 
 inline const char* to_string(Status status) {
@@ -58,6 +59,8 @@ inline const char* to_string(Status status) {
       return "missing";
     case Status::kValueError:
       return "ValueError";
+    case Status::kGone:
+      return "ManagerGone";
   }
   return "?";
 }
