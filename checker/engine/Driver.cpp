@@ -7,6 +7,7 @@
 #include "checks/ProcessNotJoinedCheck.h"
 #include "checks/ProxyLostUpdateCheck.h"
 #include "checks/SpawnMainGuardCheck.h"
+#include "engine/LockOrder.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/RecursiveASTVisitor.h"
@@ -109,7 +110,7 @@ public:
     for (const auto &C : Config.Checks)
       if (Report.enabled(C->name()))
         Enabled.push_back(C.get());
-    if (Enabled.empty())
+    if (Enabled.empty() && Config.FactsDir.empty())
       return;
     const SourceManager &SM = Ctx.getSourceManager();
     MainFileFunctions Visitor(SM);
@@ -129,6 +130,8 @@ public:
     }
     for (IpcCheck *C : Enabled)
       C->checkTranslationUnit(Analysis, Visitor.Functions, Findings);
+    if (!Config.FactsDir.empty())
+      exportLockOrderFacts(Analysis, Visitor.Functions);
     std::vector<size_t> Order(Findings.size());
     for (size_t I = 0; I < Order.size(); ++I)
       Order[I] = I;
@@ -147,6 +150,25 @@ public:
   }
 
 private:
+  /// Written for every unit that compiles, with no edges too: a unit's old
+  /// facts must not outlive its edits.
+  void exportLockOrderFacts(AnalysisContext &Analysis,
+                            llvm::ArrayRef<const FunctionDecl *> Functions) {
+    const SourceManager &SM = Analysis.AST.getSourceManager();
+    LockOrderFacts Facts;
+    Facts.Unit = mainFilePath(SM);
+    Facts.ReportsOwnCycles = Report.enabled("ipc-lock-order");
+    for (const LockOrderEdge &E : collectLockOrder(Analysis, Functions, Facts.Unit))
+      Facts.Edges.push_back(resolveEdge(E, SM));
+    if (llvm::Error E = writeLockOrderFacts(Config.FactsDir, Facts)) {
+      DiagnosticsEngine &Diags = CI.getDiagnostics();
+      Diags.Report(Diags.getCustomDiagID(DiagnosticsEngine::Error, "ipcheck: %0"))
+          << llvm::toString(std::move(E));
+      if (Config.Log)
+        ++Config.Log->OutputErrors;
+    }
+  }
+
   CompilerInstance &CI;
   std::shared_ptr<const RunConfig> Shared;
   const RunConfig &Config;

@@ -27,6 +27,9 @@ struct RunConfig {
   std::vector<std::unique_ptr<IpcCheck>> Checks = createAllChecks();
   ReportLog *Log = nullptr;
   Baseline Known;
+  /// Where each unit writes its lock-order facts for `--merge-facts` (tool
+  /// `--export-facts=DIR`, plugin `facts=DIR`); empty: none written.
+  std::string FactsDir;
 
   /// Loads the shipped tables (unless \p Defaults is false) and then \p Extra.
   llvm::Error loadTables(void *AddressInBinary,

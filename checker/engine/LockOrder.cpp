@@ -19,6 +19,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -89,18 +90,60 @@ static std::string namedOrigin(const VarDecl *VD, unsigned Depth = 0) {
   return "";
 }
 
-static std::string functionName(const Decl *D) {
+/// The function a local belongs to: a lambda's variables belong to the
+/// function it is written in (they are captured from there).
+static const FunctionDecl *owningFunction(const Decl *D) {
   const DeclContext *DC = D->getDeclContext();
   while (DC && !isa<FunctionDecl>(DC))
     DC = DC->getParent();
-  if (const auto *FD = dyn_cast_or_null<FunctionDecl>(DC)) {
-    // A lambda's variables belong to the function it is written in.
-    if (const auto *MD = dyn_cast<CXXMethodDecl>(FD);
-        MD && MD->getParent()->isLambda())
-      return functionName(MD->getParent());
-    return FD->getQualifiedNameAsString();
-  }
-  return "";
+  const auto *FD = dyn_cast_or_null<FunctionDecl>(DC);
+  if (const auto *MD = dyn_cast_or_null<CXXMethodDecl>(FD);
+      MD && MD->getParent()->isLambda())
+    return owningFunction(MD->getParent());
+  return FD;
+}
+
+static std::string functionName(const Decl *D) {
+  const FunctionDecl *FD = owningFunction(D);
+  return FD ? FD->getQualifiedNameAsString() : "";
+}
+
+/// The function with its parameter types, so that overloads' locals differ.
+static std::string functionIdentity(const FunctionDecl *FD) {
+  if (!FD)
+    return "";
+  std::string Id = FD->getQualifiedNameAsString() + "(";
+  for (unsigned I = 0; I < FD->getNumParams(); ++I)
+    Id += (I ? "," : "") + FD->getParamDecl(I)->getType().getAsString();
+  return Id + ")";
+}
+
+/// Which of the same-named locals of its function \p VD is, counted from 1 in
+/// source order: a stable name for it that a line number would not be (the
+/// key must not change when code above it moves).
+static unsigned localOrdinal(const VarDecl *VD) {
+  const FunctionDecl *FD = owningFunction(VD);
+  const Stmt *Body = FD ? FD->getBody() : nullptr;
+  unsigned Seen = 0;
+  std::function<bool(const Stmt *)> Walk = [&](const Stmt *S) {
+    if (!S)
+      return false;
+    if (const auto *DS = dyn_cast<DeclStmt>(S))
+      for (const Decl *D : DS->decls())
+        if (const auto *V = dyn_cast<VarDecl>(D);
+            V && V->getDeclName() == VD->getDeclName()) {
+          ++Seen;
+          if (V == VD)
+            return true;
+        }
+    if (const auto *L = dyn_cast<LambdaExpr>(S))
+      return Walk(L->getBody());
+    for (const Stmt *Child : S->children())
+      if (Walk(Child))
+        return true;
+    return false;
+  };
+  return Walk(Body) ? Seen : 1;
 }
 
 LockName lockName(const ObjectPath &P, llvm::StringRef Unit) {
@@ -109,14 +152,16 @@ LockName lockName(const ObjectPath &P, llvm::StringRef Unit) {
   for (size_t I = 0; I < P.Components.size(); ++I)
     if (I < P.Members.size() && P.Members[I])
       Last = int(I);
-  bool Local = false;
+  // What only this unit can name is keyed by the unit; the rest by the name.
+  bool UnitOwn = false;
+  std::string Key; // When it differs from the shown name (before the unit).
   if (Last >= 0) {
     const ValueDecl *Member = P.Members[Last];
     N.Name = ApiTable::qualifiedName(Member);
     if (isa<CXXMethodDecl>(Member))
       N.Name += "()";
     if (const auto *RD = dyn_cast<RecordDecl>(Member->getDeclContext()))
-      Local = !RD->isExternallyVisible();
+      UnitOwn = !RD->isExternallyVisible();
   } else {
     const auto *VD = dyn_cast_or_null<VarDecl>(P.Root);
     switch (P.Kind) {
@@ -128,31 +173,41 @@ LockName lockName(const ObjectPath &P, llvm::StringRef Unit) {
       }
       if (!VD)
         return N;
-      if (P.Kind == ObjectPath::Global) {
+      if (P.Kind == ObjectPath::Global && !VD->isStaticLocal()) {
         N.Name = ApiTable::qualifiedName(VD);
-        if (VD->isStaticLocal())
-          N.Name = functionName(VD) + "::" + N.Name;
-        Local = !VD->isExternallyVisible();
-      } else {
-        // A local is one object in this file (lambdas capture it by
-        // reference); its declaration's line tells same-named locals apart.
-        N.Name = VD->getNameAsString();
-        SourceManager &SM = VD->getASTContext().getSourceManager();
-        N.Key = Unit.str() + "#" + functionName(VD) + "::" + N.Name + "@" +
-                std::to_string(SM.getExpansionLineNumber(VD->getLocation()));
+        UnitOwn = !VD->isExternallyVisible();
+        break;
       }
+      // A local, or a static local: one object of the function. A static
+      // local of an inline function (a header's) is one object in the whole
+      // program; any other is this unit's own, like a plain local (lambdas and
+      // threads of the function capture it by reference).
+      const FunctionDecl *FD = owningFunction(VD);
+      std::string Own = functionIdentity(FD) + "::" + VD->getNameAsString();
+      if (unsigned Ordinal = localOrdinal(VD); Ordinal > 1)
+        Own += "#" + std::to_string(Ordinal);
+      if (VD->isStaticLocal()) {
+        N.Name = functionName(VD) + "::" + VD->getNameAsString();
+        UnitOwn = !(FD && FD->isExternallyVisible() &&
+                    (FD->isInlined() || FD->isTemplateInstantiation()));
+      } else {
+        N.Name = VD->getNameAsString();
+        UnitOwn = true;
+      }
+      Key = std::move(Own);
       break;
     }
     case ObjectPath::Param:
       if (!P.Root)
         return N;
       N.Name = cast<NamedDecl>(P.Root)->getNameAsString();
-      N.Key = Unit.str() + "#" + functionName(P.Root) + "(" + N.Name + ")";
+      Key = functionIdentity(owningFunction(P.Root)) + "(" + N.Name + ")";
+      UnitOwn = true;
       break;
     case ObjectPath::CallResult:
       if (const auto *FD = dyn_cast_or_null<FunctionDecl>(P.Root)) {
         N.Name = ApiTable::qualifiedName(FD) + "()";
-        Local = !FD->isExternallyVisible();
+        UnitOwn = !FD->isExternallyVisible();
       }
       break;
     case ObjectPath::This:
@@ -168,12 +223,9 @@ LockName lockName(const ObjectPath &P, llvm::StringRef Unit) {
     Rest += C.front() == '[' ? C : "." + C;
   }
   N.Name += Rest;
-  if (!N.Key.empty())
-    N.Key += Rest;
-  else if (Local)
-    N.Key = Unit.str() + "#" + N.Name;
-  else
-    N.Key = N.Name;
+  N.Key = (Key.empty() ? N.Name : Key + Rest);
+  if (UnitOwn)
+    N.Key = Unit.str() + "#" + N.Key;
   return N;
 }
 
@@ -249,7 +301,8 @@ unsigned LockOrderGraph::node(llvm::StringRef Key) {
 }
 
 void LockOrderGraph::addEdge(unsigned From, unsigned To,
-                             std::vector<unsigned> Gate, unsigned Witness) {
+                             std::vector<unsigned> Gate, unsigned Witness,
+                             unsigned Group) {
   if (From == To)
     return;
   llvm::sort(Gate);
@@ -257,42 +310,51 @@ void LockOrderGraph::addEdge(unsigned From, unsigned To,
   llvm::erase(Gate, From);
   auto [It, Inserted] = EdgeIds.try_emplace({From, To}, Edges.size());
   if (Inserted)
-    Edges.push_back(Edge{From, To, {}});
+    Edges.push_back(Edge{From, To, {}, {}});
   Edge &E = Edges[It->second];
+  // Enough distinct gate sets to find an ungated choice in practice.
+  std::vector<std::vector<unsigned>> &Mine = E.GatesOf[Group];
+  if (!llvm::is_contained(Mine, Gate) && (Mine.size() < 8 || Gate.empty()))
+    Mine.push_back(Gate);
   for (const Occurrence &O : E.Seen)
     if (O.Gate == Gate)
       return;
-  // Enough distinct gate sets to find an ungated choice in practice.
   if (E.Seen.size() >= 8 && !Gate.empty())
     return;
   E.Seen.push_back(Occurrence{std::move(Gate), Witness});
 }
 
-bool LockOrderGraph::chooseUngated(const std::vector<unsigned> &CycleEdges,
-                                   std::vector<unsigned> &Witnesses) const {
-  // Depth-first over one occurrence per edge, keeping the locks common to the
-  // choices so far; a choice whose common set is empty can deadlock.
+/// Depth-first over one gate set per edge (\p Count of them for edge I,
+/// \p GateOf(I, K) the K-th), keeping the locks common to the choices so
+/// far; a choice whose common set is empty can deadlock. 1: found (\p Chosen
+/// says which), 0: every choice shares a lock, -1: undecided (the budget ran
+/// out).
+static int
+chooseWithoutCommonLock(size_t N, llvm::function_ref<size_t(size_t)> Count,
+                        llvm::function_ref<const std::vector<unsigned> &(
+                            size_t, size_t)>
+                            GateOf,
+                        std::vector<unsigned> &Chosen) {
   size_t Budget = 4096;
-  std::vector<unsigned> Chosen(CycleEdges.size(), 0);
+  Chosen.assign(N, 0);
   std::function<bool(size_t, const std::vector<unsigned> *)> Search =
       [&](size_t I, const std::vector<unsigned> *Common) -> bool {
     if (Budget == 0)
       return false;
     --Budget;
-    if (I == CycleEdges.size())
+    if (I == N)
       return Common && Common->empty();
-    const Edge &E = Edges[CycleEdges[I]];
-    for (unsigned K = 0; K < E.Seen.size(); ++K) {
+    for (unsigned K = 0; K < Count(I); ++K) {
+      const std::vector<unsigned> &Gate = GateOf(I, K);
       std::vector<unsigned> Next;
       if (Common)
-        std::set_intersection(Common->begin(), Common->end(),
-                              E.Seen[K].Gate.begin(), E.Seen[K].Gate.end(),
-                              std::back_inserter(Next));
+        std::set_intersection(Common->begin(), Common->end(), Gate.begin(),
+                              Gate.end(), std::back_inserter(Next));
       else
-        Next = E.Seen[K].Gate;
+        Next = Gate;
       Chosen[I] = K;
       if (Next.empty()) { // Nothing in common already: the rest is free.
-        for (size_t J = I + 1; J < CycleEdges.size(); ++J)
+        for (size_t J = I + 1; J < N; ++J)
           Chosen[J] = 0;
         return true;
       }
@@ -301,15 +363,55 @@ bool LockOrderGraph::chooseUngated(const std::vector<unsigned> &CycleEdges,
     }
     return false;
   };
-  bool Found = Search(0, nullptr);
-  if (!Found && Budget == 0) // Undecided: report rather than miss a deadlock.
-    std::fill(Chosen.begin(), Chosen.end(), 0), Found = true;
-  if (Found) {
-    Witnesses.clear();
-    for (size_t I = 0; I < CycleEdges.size(); ++I)
-      Witnesses.push_back(Edges[CycleEdges[I]].Seen[Chosen[I]].Witness);
+  if (Search(0, nullptr))
+    return 1;
+  return Budget == 0 ? -1 : 0;
+}
+
+bool LockOrderGraph::chooseUngated(const std::vector<unsigned> &CycleEdges,
+                                   std::vector<unsigned> &Witnesses) const {
+  std::vector<unsigned> Chosen;
+  int Found = chooseWithoutCommonLock(
+      CycleEdges.size(),
+      [&](size_t I) { return Edges[CycleEdges[I]].Seen.size(); },
+      [&](size_t I, size_t K) -> const std::vector<unsigned> & {
+        return Edges[CycleEdges[I]].Seen[K].Gate;
+      },
+      Chosen);
+  if (Found == 0)
+    return false;
+  if (Found < 0) // Undecided: report rather than miss a deadlock.
+    std::fill(Chosen.begin(), Chosen.end(), 0);
+  Witnesses.clear();
+  for (size_t I = 0; I < CycleEdges.size(); ++I)
+    Witnesses.push_back(Edges[CycleEdges[I]].Seen[Chosen[I]].Witness);
+  return true;
+}
+
+bool LockOrderGraph::ungatedWithinOneGroup(
+    const Cycle &C, llvm::function_ref<bool(unsigned)> Counts) const {
+  std::vector<const Edge *> Of;
+  for (const CycleEdge &CE : C)
+    Of.push_back(&Edges[EdgeIds.lookup({CE.From, CE.To})]);
+  for (const auto &[Group, Unused] : Of.front()->GatesOf) {
+    if (!Counts(Group) || !llvm::all_of(Of, [&, G = Group](const Edge *E) {
+          return E->GatesOf.count(G);
+        }))
+      continue;
+    std::vector<const std::vector<std::vector<unsigned>> *> Gates;
+    for (const Edge *E : Of)
+      Gates.push_back(&E->GatesOf.at(Group));
+    std::vector<unsigned> Chosen;
+    // Undecided counts as found: the group's own search reports it then.
+    if (chooseWithoutCommonLock(
+            Gates.size(), [&](size_t I) { return Gates[I]->size(); },
+            [&](size_t I, size_t K) -> const std::vector<unsigned> & {
+              return (*Gates[I])[K];
+            },
+            Chosen) != 0)
+      return true;
   }
-  return Found;
+  return false;
 }
 
 std::vector<LockOrderGraph::Cycle>
@@ -492,6 +594,7 @@ LockOrderFact resolveEdge(const LockOrderEdge &Edge, const SourceManager &SM) {
 
 static constexpr llvm::StringLiteral FactsFormat = "ipcheck-lock-order-facts";
 static constexpr int FactsVersion = 1;
+static constexpr llvm::StringLiteral FactsSuffix = ".lockorder.jsonl";
 
 static llvm::json::Value stepsToJson(const std::vector<LockOrderFact::Step> &S,
                                      std::map<std::string, unsigned> &Files) {
@@ -509,20 +612,32 @@ static llvm::json::Value stepsToJson(const std::vector<LockOrderFact::Step> &S,
   return A;
 }
 
-llvm::Error writeLockOrderFacts(llvm::StringRef Dir, llvm::StringRef Unit,
-                                const std::vector<LockOrderFact> &Facts) {
+std::string lockOrderFactsFileName(llvm::StringRef Unit) {
+  llvm::MD5 Hash;
+  Hash.update(Unit);
+  llvm::MD5::MD5Result Digest;
+  Hash.final(Digest);
+  return (llvm::sys::path::stem(Unit) + "-" +
+          Digest.digest().str().substr(0, 16) + FactsSuffix)
+      .str();
+}
+
+llvm::Error writeLockOrderFacts(llvm::StringRef Dir,
+                                const LockOrderFacts &Facts) {
   if (std::error_code EC = llvm::sys::fs::create_directories(Dir))
     return llvm::createStringError(EC, "cannot create facts directory '%s'",
                                    Dir.str().c_str());
   std::map<std::string, unsigned> Files;
   std::map<std::string, std::string> Locks; // key -> name
-  llvm::json::Array Edges;
-  for (const LockOrderFact &F : Facts) {
+  std::vector<llvm::json::Value> Edges;
+  for (const LockOrderFact &F : Facts.Edges) {
     Locks[F.From.Key] = F.From.Name;
     Locks[F.To.Key] = F.To.Name;
     llvm::json::Array Gate;
-    for (const std::string &G : F.Gate)
+    for (const std::string &G : F.Gate) {
       Gate.push_back(G);
+      Locks.try_emplace(G, G);
+    }
     Edges.push_back(
         llvm::json::Object{{"from", F.From.Key},
                            {"to", F.To.Key},
@@ -541,21 +656,16 @@ llvm::Error writeLockOrderFacts(llvm::StringRef Dir, llvm::StringRef Unit,
   llvm::json::Object LockNames;
   for (const auto &[Key, Name] : Locks)
     LockNames[Key] = Name;
-  llvm::json::Object Root{{"format", FactsFormat},
-                          {"version", FactsVersion},
-                          {"unit", Unit},
-                          {"files", std::move(FileList)},
-                          {"locks", std::move(LockNames)},
-                          {"edges", std::move(Edges)}};
+  llvm::json::Object Header{{"format", FactsFormat},
+                            {"version", FactsVersion},
+                            {"unit", Facts.Unit},
+                            {"reports_own_cycles", Facts.ReportsOwnCycles},
+                            {"edges", int64_t(Edges.size())},
+                            {"files", std::move(FileList)},
+                            {"locks", std::move(LockNames)}};
 
-  llvm::MD5 Hash;
-  Hash.update(Unit);
-  llvm::MD5::MD5Result Digest;
-  Hash.final(Digest);
   llvm::SmallString<256> Final(Dir);
-  llvm::sys::path::append(Final, llvm::sys::path::stem(Unit) + "-" +
-                                     Digest.digest().str().substr(0, 16) +
-                                     ".lockorder.json");
+  llvm::sys::path::append(Final, lockOrderFactsFileName(Facts.Unit));
   llvm::SmallString<256> Temp;
   int FD;
   if (std::error_code EC =
@@ -564,7 +674,9 @@ llvm::Error writeLockOrderFacts(llvm::StringRef Dir, llvm::StringRef Unit,
                                    Dir.str().c_str());
   {
     llvm::raw_fd_ostream OS(FD, /*shouldClose=*/true);
-    OS << llvm::json::Value(std::move(Root)) << "\n";
+    OS << llvm::json::Value(std::move(Header)) << "\n";
+    for (llvm::json::Value &E : Edges)
+      OS << E << "\n";
     OS.flush();
     if (OS.has_error()) {
       std::error_code EC = OS.error();
@@ -613,32 +725,75 @@ static bool stepsFromJson(const llvm::json::Value *V,
   return true;
 }
 
-llvm::Expected<std::vector<LockOrderFact>>
-readLockOrderFacts(llvm::StringRef Path) {
-  auto Fail = [&](const std::string &Why) {
-    return llvm::createStringError(std::errc::invalid_argument,
-                                   "cannot read lock-order facts '%s': %s",
-                                   Path.str().c_str(), Why.c_str());
+/// One line of JSON, or what is wrong with it and at which column.
+static std::optional<llvm::json::Value>
+parseLine(llvm::StringRef Line, std::string &Column, std::string &What) {
+  llvm::Expected<llvm::json::Value> V = llvm::json::parse(Line);
+  if (V)
+    return std::move(*V);
+  // llvm::json says "[line:col, byte=N]: what"; the line is always 1 here.
+  std::string Message = llvm::toString(V.takeError());
+  llvm::StringRef M(Message);
+  What = Message;
+  if (M.consume_front("[")) {
+    auto [Where, Said] = M.split("]: ");
+    Column = ":" + Where.split(':').second.split(',').first.str();
+    What = Said.str();
+  }
+  return std::nullopt;
+}
+
+llvm::Expected<LockOrderFacts> readLockOrderFacts(llvm::StringRef Path) {
+  unsigned LineNo = 1;
+  // clang's form, `<path>:<line>[:<col>]: error: ...`, for editors and CI.
+  auto Fail = [&](const std::string &Why, const std::string &Column = "") {
+    return llvm::createStringError(
+        std::errc::invalid_argument,
+        "%s:%u%s: error: invalid lock-order facts: %s", Path.str().c_str(),
+        LineNo, Column.c_str(), Why.c_str());
   };
   auto Buffer = llvm::MemoryBuffer::getFile(Path);
-  if (!Buffer)
-    return Fail(Buffer.getError().message());
-  llvm::Expected<llvm::json::Value> Parsed =
-      llvm::json::parse((*Buffer)->getBuffer());
+  if (!Buffer) {
+    return llvm::createStringError(Buffer.getError(),
+                                   "%s: error: cannot read lock-order facts: %s",
+                                   Path.str().c_str(),
+                                   Buffer.getError().message().c_str());
+  }
+  llvm::StringRef Rest = (*Buffer)->getBuffer();
+  auto NextLine = [&]() {
+    auto [Line, After] = Rest.split('\n');
+    Rest = After;
+    return Line;
+  };
+  llvm::StringRef HeaderLine = NextLine();
+  if (HeaderLine.trim().empty())
+    return Fail("empty file, not ipcheck lock-order facts");
+  std::string Column, What;
+  std::optional<llvm::json::Value> Parsed =
+      parseLine(HeaderLine, Column, What);
   if (!Parsed)
-    return Fail(llvm::toString(Parsed.takeError()));
+    return Fail("the header is not JSON: " + What, Column);
   const llvm::json::Object *Root = Parsed->getAsObject();
   if (!Root || Root->getString("format") != FactsFormat)
-    return Fail("not an ipcheck lock-order facts file");
-  if (Root->getInteger("version") != FactsVersion)
-    return Fail("unsupported version (expected " +
-                std::to_string(FactsVersion) + ")");
-  std::vector<std::string> Files;
+    return Fail("not an ipcheck lock-order facts file (no format \"" +
+                FactsFormat.str() + "\")");
+  std::optional<int64_t> Version = Root->getInteger("version");
+  if (Version != FactsVersion)
+    return Fail("unsupported version " +
+                (Version ? std::to_string(*Version) : std::string("(none)")) +
+                " (this ipcheck reads version " +
+                std::to_string(FactsVersion) + "; export the facts again)");
+  LockOrderFacts Facts;
+  std::optional<llvm::StringRef> Unit = Root->getString("unit");
+  std::optional<int64_t> Count = Root->getInteger("edges");
   const llvm::json::Array *FileList = Root->getArray("files");
   const llvm::json::Object *Locks = Root->getObject("locks");
-  const llvm::json::Array *Edges = Root->getArray("edges");
-  if (!FileList || !Locks || !Edges)
-    return Fail("missing 'files', 'locks' or 'edges'");
+  if (!Unit || !Count || *Count < 0 || !FileList || !Locks)
+    return Fail("the header lacks 'unit', 'edges', 'files' or 'locks'");
+  Facts.Unit = Unit->str();
+  Facts.ReportsOwnCycles =
+      Root->getBoolean("reports_own_cycles").value_or(false);
+  std::vector<std::string> Files;
   for (const llvm::json::Value &F : *FileList) {
     std::optional<llvm::StringRef> S = F.getAsString();
     if (!S)
@@ -649,9 +804,19 @@ readLockOrderFacts(llvm::StringRef Path) {
     std::optional<llvm::StringRef> N = Locks->getString(Key);
     return LockName{Key.str(), N ? N->str() : Key.str()};
   };
-  std::vector<LockOrderFact> Facts;
-  for (const llvm::json::Value &EV : *Edges) {
-    const llvm::json::Object *E = EV.getAsObject();
+  Facts.Edges.reserve(*Count);
+  while (!Rest.empty()) {
+    llvm::StringRef Line = NextLine();
+    ++LineNo;
+    if (Line.trim().empty())
+      continue;
+    if (Facts.Edges.size() == size_t(*Count))
+      return Fail("more edges than the " + std::to_string(*Count) +
+                  " the header announces");
+    std::optional<llvm::json::Value> EV = parseLine(Line, Column, What);
+    if (!EV)
+      return Fail("a truncated or corrupt edge: " + What, Column);
+    const llvm::json::Object *E = EV->getAsObject();
     std::optional<llvm::StringRef> From =
         E ? E->getString("from") : std::nullopt;
     std::optional<llvm::StringRef> To = E ? E->getString("to") : std::nullopt;
@@ -670,8 +835,11 @@ readLockOrderFacts(llvm::StringRef Path) {
     if (!stepsFromJson(E->get("held"), Files, F.Held, Why) ||
         !stepsFromJson(E->get("acquired"), Files, F.Acquired, Why))
       return Fail(Why);
-    Facts.push_back(std::move(F));
+    Facts.Edges.push_back(std::move(F));
   }
+  if (Facts.Edges.size() != size_t(*Count))
+    return Fail("truncated: the header announces " + std::to_string(*Count) +
+                " edges, the file has " + std::to_string(Facts.Edges.size()));
   return Facts;
 }
 
@@ -685,7 +853,7 @@ listLockOrderFacts(llvm::StringRef Dir) {
   std::error_code EC;
   for (llvm::sys::fs::directory_iterator It(Dir, EC), End; It != End && !EC;
        It.increment(EC))
-    if (llvm::StringRef(It->path()).ends_with(".lockorder.json"))
+    if (llvm::StringRef(It->path()).ends_with(FactsSuffix))
       Paths.push_back(It->path());
   if (EC)
     return llvm::createStringError(EC, "cannot list facts directory '%s'",

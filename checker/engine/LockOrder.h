@@ -13,11 +13,14 @@
 #define IPCHECK_ENGINE_LOCKORDER_H
 
 #include "engine/FunctionAnalysis.h"
+#include "engine/Reporter.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include <map>
 #include <string>
 #include <vector>
 
@@ -66,9 +69,10 @@ public:
   llvm::StringRef key(unsigned Node) const { return Keys[Node]; }
   size_t nodes() const { return Keys.size(); }
   /// Adds an occurrence of From -> To seen while the locks \p Gate (other than
-  /// From) were held; the first witness of each gate set is kept.
+  /// From) were held; the first witness of each gate set is kept. \p Group
+  /// says where it was seen (the merge: which translation unit).
   void addEdge(unsigned From, unsigned To, std::vector<unsigned> Gate,
-               unsigned Witness);
+               unsigned Witness, unsigned Group = 0);
 
   struct CycleEdge {
     unsigned From, To, Witness;
@@ -91,6 +95,12 @@ public:
   /// Components with more cycles than were reported (after cycles()).
   mutable unsigned Truncated = 0;
 
+  /// Whether one group for which \p Counts holds has every edge of \p C
+  /// with a choice of occurrences, all of that group, that no lock gates: the
+  /// cycle that group alone forms (and, for a unit, its own compile reports).
+  bool ungatedWithinOneGroup(const Cycle &C,
+                             llvm::function_ref<bool(unsigned)> Counts) const;
+
 private:
   struct Occurrence {
     std::vector<unsigned> Gate; ///< Sorted.
@@ -99,6 +109,8 @@ private:
   struct Edge {
     unsigned From, To;
     std::vector<Occurrence> Seen;
+    /// The distinct gate sets of each group (sorted by group).
+    std::map<unsigned, std::vector<std::vector<unsigned>>> GatesOf;
   };
   bool chooseUngated(const std::vector<unsigned> &Edges,
                      std::vector<unsigned> &Witnesses) const;
@@ -123,23 +135,52 @@ struct LockOrderFact {
   std::vector<std::string> Gate;
 };
 
+/// What one translation unit exports: its edges, and whether its own compile
+/// reported the cycles they form alone (ipc-lock-order was enabled there), so
+/// that the merge does not report those a second time.
+struct LockOrderFacts {
+  std::string Unit; ///< The main file's absolute path.
+  bool ReportsOwnCycles = false;
+  std::vector<LockOrderFact> Edges;
+};
+
 /// The main file's absolute path: the unit's name in keys and facts files.
 std::string mainFilePath(const clang::SourceManager &SM);
 /// \p Edge in files and lines (absolute paths).
 LockOrderFact resolveEdge(const LockOrderEdge &Edge,
                           const clang::SourceManager &SM);
 
-/// Writes \p Facts for the unit \p Unit into \p Dir (created if missing) as
-/// `<stem>-<hash of Unit>.lockorder.json`, through a temporary file renamed
-/// into place, so that parallel compiles and readers never see half a file.
-llvm::Error writeLockOrderFacts(llvm::StringRef Dir, llvm::StringRef Unit,
-                                const std::vector<LockOrderFact> &Facts);
-/// Reads one facts file; an error names the file and what is wrong.
-llvm::Expected<std::vector<LockOrderFact>>
-readLockOrderFacts(llvm::StringRef Path);
+/// The facts file name of the unit \p Unit: `<stem>-<hash of Unit>.lockorder`
+/// + `.jsonl`; the same unit always gets the same file, two units never one.
+std::string lockOrderFactsFileName(llvm::StringRef Unit);
+/// Writes \p Facts into \p Dir (created if missing) through a temporary file
+/// renamed into place, so that parallel compiles and readers never see half a
+/// file. The format is JSON lines: a header line (format, version, unit, the
+/// number of edges, the files and lock names), then one line per edge.
+llvm::Error writeLockOrderFacts(llvm::StringRef Dir,
+                                const LockOrderFacts &Facts);
+/// Reads one facts file. An error is one line, `<path>:<line>[:<col>]: ...`,
+/// for a file that is not facts, of another version, malformed or truncated.
+llvm::Expected<LockOrderFacts> readLockOrderFacts(llvm::StringRef Path);
 /// The facts files of \p Dir, sorted.
 llvm::Expected<std::vector<std::string>>
 listLockOrderFacts(llvm::StringRef Dir);
+
+/// What the merge of facts files found.
+struct LockOrderMergeResult {
+  /// The cycles, as findings of ipc-lock-order at level `warning`, paths
+  /// relative to the root, sorted by place; cycles that one unit forms alone
+  /// and reports itself are left out.
+  std::vector<ReportedFinding> Findings;
+  std::vector<std::string> Errors; ///< One per file that could not be read.
+  size_t Units = 0, Edges = 0;
+  unsigned TruncatedComponents = 0; ///< Components with cycles left out.
+};
+/// Reads \p Paths (every file; an unreadable one is an error and the others
+/// are still merged) and finds the cycles of their edges together: each cycle
+/// once, starting at its least lock (by key), with a witness per edge.
+LockOrderMergeResult mergeLockOrderFacts(llvm::ArrayRef<std::string> Paths,
+                                         llvm::StringRef Root);
 
 /// The text of a finding about a cycle: its message and its notes, one witness
 /// per edge (flow i is edge i's: where its first lock was taken, then the

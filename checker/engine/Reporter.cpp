@@ -10,6 +10,7 @@
 #include "llvm/Support/MD5.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace clang;
 
@@ -150,6 +151,19 @@ std::string fingerprint(llvm::StringRef Check, llvm::StringRef File,
   llvm::MD5::MD5Result Result;
   Hash.final(Result);
   return std::string(Result.digest());
+}
+
+void printFinding(llvm::raw_ostream &OS, const ReportedFinding &F) {
+  auto Where = [&](const ReportedFinding::Location &L) {
+    OS << L.File << ":" << L.Line << ":" << L.Column << ": ";
+  };
+  Where(F.Primary);
+  OS << (F.Level == "error" ? "error: " : "warning: ") << F.Primary.Message
+     << " [" << F.Check << "]\n";
+  for (const ReportedFinding::Location &N : F.Notes) {
+    Where(N);
+    OS << "note: " << N.Message << "\n";
+  }
 }
 
 Reporter::Reporter(const ReportOptions &Options, ReportLog *Log)

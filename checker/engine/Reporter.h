@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+namespace llvm {
+class raw_ostream;
+}
 namespace clang {
 class DiagnosticsEngine;
 class SourceManager;
@@ -83,6 +86,8 @@ struct ReportOptions {
 /// status).
 struct ReportLog {
   std::vector<ReportedFinding> Findings;
+  /// Outputs that could not be written (lock-order facts): exit status 2.
+  unsigned OutputErrors = 0;
   unsigned Errors = 0;
   unsigned Suppressed = 0;
   unsigned CompiledUnits =
@@ -108,6 +113,11 @@ private:
   GlobList Checks;
   GlobList AsErrors;
 };
+
+/// Prints \p F as clang prints a diagnostic and its notes
+/// (`<file>:<line>:<col>: warning: <message> [<check>]`), for findings made
+/// without a compile (the merge of lock-order facts).
+void printFinding(llvm::raw_ostream &OS, const ReportedFinding &F);
 
 /// Whether a `// NOLINT`, `// NOLINT(globs)` on the line of \p Loc, or a
 /// `// NOLINTNEXTLINE(...)` on the line before, silences \p Check.

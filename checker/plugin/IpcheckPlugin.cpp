@@ -4,7 +4,7 @@
 // compile action and reports through clang's diagnostics, so `-Werror` and
 // `-verify` see them. Options: `-Xclang -plugin-arg-ipcheck -Xclang
 // checks=...`, `warnings-as-errors=...`, `api=FILE` (an extra API table),
-// `baseline=FILE`.
+// `baseline=FILE`, `facts=DIR` (write the unit's lock-order facts there).
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,13 +46,15 @@ protected:
         Tables.push_back(A.str());
       else if (A.consume_front("baseline="))
         BaselinePath = A.str();
+      else if (A.consume_front("facts="))
+        Config->FactsDir = A.str();
       else if (A == "no-default-api")
         Defaults = false;
       else {
         Diags.Report(BadArg)
             << ("unknown argument '" + Arg +
-                "'; expected checks=, warnings-as-errors=, api=, baseline= or "
-                "no-default-api");
+                "'; expected checks=, warnings-as-errors=, api=, baseline=, "
+                "facts= or no-default-api");
         return false;
       }
     }

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "engine/Driver.h"
+#include "engine/LockOrder.h"
 #include "engine/Sarif.h"
 
 #include "clang/Frontend/CompilerInstance.h"
@@ -61,6 +62,16 @@ static cl::opt<std::string> SourceRoot(
     cl::desc("Paths in SARIF and baselines are relative to this (default: the "
              "current directory)"),
     cl::value_desc("dir"), cl::cat(IpcheckCategory));
+static cl::opt<std::string> ExportFacts(
+    "export-facts",
+    cl::desc("Write each file's lock-order facts into this directory, for "
+             "--merge-facts"),
+    cl::value_desc("dir"), cl::cat(IpcheckCategory));
+static cl::opt<std::string> MergeFacts(
+    "merge-facts",
+    cl::desc("Report the lock-order cycles of every facts file in this "
+             "directory\n(after checking the files given, if any)"),
+    cl::value_desc("dir"), cl::cat(IpcheckCategory));
 static cl::opt<bool> ListChecks("list-checks",
                                 cl::desc("List the checks and exit"),
                                 cl::cat(IpcheckCategory));
@@ -72,16 +83,23 @@ Suppressing findings:
   existing code base, --write-baseline=FILE records today's findings and
   --baseline=FILE reports only the others.
 
+Lock-order cycles across files:
+  --export-facts=DIR writes one facts file per translation unit (the plugin:
+  -plugin-arg-ipcheck facts=DIR); then --merge-facts=DIR reports the cycles
+  that the units form together (those one file forms alone were reported when
+  it was checked).
+
 Exit status:
   0  no finding reported as an error (warnings only)
   1  findings reported as errors (--warnings-as-errors)
-  2  a usage error, or a file that does not compile (clang's errors are
-     printed)
+  2  a usage error, a file that does not compile (clang's errors are
+     printed), or a facts file that cannot be written or read
 
 Examples:
   ipcheck -p build/ src/worker.cpp
   ipcheck --checks=-*,ipc-check-then-act src/worker.cpp -- -std=c++20 -Iinclude
   ipcheck --warnings-as-errors='ipc-*' --export-sarif=ipcheck.sarif -p build/ src/*.cpp
+  ipcheck --export-facts=facts/ -p build/ src/*.cpp && ipcheck --merge-facts=facts/
 )");
 
 namespace {
@@ -117,6 +135,43 @@ private:
 
 void anchor() {}
 
+/// --merge-facts: the cycles across the units, reported like any finding
+/// (--checks, the baseline, --warnings-as-errors, SARIF). A file that cannot be
+/// read is an error, and the cycles of the others are still reported.
+bool mergeFacts(const ipcheck::RunConfig &Config, ipcheck::ReportLog &Log) {
+  llvm::Expected<std::vector<std::string>> Files =
+      ipcheck::listLockOrderFacts(MergeFacts);
+  if (!Files) {
+    llvm::errs() << "ipcheck: " << llvm::toString(Files.takeError()) << "\n";
+    return false;
+  }
+  ipcheck::LockOrderMergeResult Merged =
+      ipcheck::mergeLockOrderFacts(*Files, Config.Report.Root);
+  for (const std::string &E : Merged.Errors)
+    llvm::errs() << E << "\n";
+  ipcheck::GlobList Enabled(Config.Report.Checks);
+  ipcheck::GlobList AsErrors(Config.Report.WarningsAsErrors);
+  for (ipcheck::ReportedFinding &F : Merged.Findings) {
+    if (!Enabled.contains(F.Check))
+      continue;
+    if (Config.Report.Known && Config.Report.Known->contains(F)) {
+      ++Log.Suppressed;
+      continue;
+    }
+    if (AsErrors.contains(F.Check)) {
+      F.Level = "error";
+      ++Log.Errors;
+    }
+    ipcheck::printFinding(llvm::errs(), F);
+    Log.Findings.push_back(std::move(F));
+  }
+  if (Merged.TruncatedComponents)
+    llvm::errs() << "ipcheck: note: " << Merged.TruncatedComponents
+                 << " groups of locks have more cycles than were reported; "
+                    "fixing those shown reveals the rest\n";
+  return Merged.Errors.empty();
+}
+
 } // namespace
 
 int main(int argc, const char **argv) {
@@ -128,7 +183,8 @@ int main(int argc, const char **argv) {
   bool Listing = false;
   for (int I = 1; I < argc; ++I)
     if (llvm::StringRef(argv[I]) == "--list-checks" ||
-        llvm::StringRef(argv[I]) == "-list-checks")
+        llvm::StringRef(argv[I]) == "-list-checks" ||
+        llvm::StringRef(argv[I]).starts_with("--merge-facts"))
       Listing = true;
   auto Parser = CommonOptionsParser::create(
       argc, argv, IpcheckCategory, Listing ? cl::ZeroOrMore : cl::OneOrMore,
@@ -200,7 +256,12 @@ int main(int argc, const char **argv) {
   Tool.appendArgumentsAdjuster(
       getInsertArgumentAdjuster("-fsyntax-only", ArgumentInsertPosition::END));
   IpcheckActionFactory Factory(Shared);
-  int Status = Tool.run(&Factory);
+  Config.FactsDir = ExportFacts;
+  int Status =
+      Parser->getSourcePathList().empty() ? 0 : Tool.run(&Factory);
+  bool FactsUnreadable = false;
+  if (!MergeFacts.empty())
+    FactsUnreadable = !mergeFacts(Config, Log);
 
   if (!ExportSarif.empty())
     if (llvm::Error E = ipcheck::writeSarif(ExportSarif, Log.Findings,
@@ -223,6 +284,8 @@ int main(int argc, const char **argv) {
   // Findings reported as errors fail a translation unit too; only a unit that
   // did not compile is a compile error.
   if (Status != 0 && Log.CompiledUnits < Parser->getSourcePathList().size())
+    return 2;
+  if (FactsUnreadable || Log.OutputErrors > 0)
     return 2;
   if (!WriteBaseline.empty())
     return 0;
