@@ -158,11 +158,13 @@ private:
     LockOrderFacts Facts;
     Facts.Unit = mainFilePath(SM);
     Facts.ReportsOwnCycles = Report.enabled("ipc-lock-order");
-    for (const LockOrderEdge &E : collectLockOrder(Analysis, Functions, Facts.Unit))
+    for (const LockOrderEdge &E :
+         collectLockOrder(Analysis, Functions, Facts.Unit))
       Facts.Edges.push_back(resolveEdge(E, SM));
     if (llvm::Error E = writeLockOrderFacts(Config.FactsDir, Facts)) {
       DiagnosticsEngine &Diags = CI.getDiagnostics();
-      Diags.Report(Diags.getCustomDiagID(DiagnosticsEngine::Error, "ipcheck: %0"))
+      Diags.Report(
+          Diags.getCustomDiagID(DiagnosticsEngine::Error, "ipcheck: %0"))
           << llvm::toString(std::move(E));
       if (Config.Log)
         ++Config.Log->OutputErrors;

@@ -329,12 +329,10 @@ void LockOrderGraph::addEdge(unsigned From, unsigned To,
 /// far; a choice whose common set is empty can deadlock. 1: found (\p Chosen
 /// says which), 0: every choice shares a lock, -1: undecided (the budget ran
 /// out).
-static int
-chooseWithoutCommonLock(size_t N, llvm::function_ref<size_t(size_t)> Count,
-                        llvm::function_ref<const std::vector<unsigned> &(
-                            size_t, size_t)>
-                            GateOf,
-                        std::vector<unsigned> &Chosen) {
+static int chooseWithoutCommonLock(
+    size_t N, llvm::function_ref<size_t(size_t)> Count,
+    llvm::function_ref<const std::vector<unsigned> &(size_t, size_t)> GateOf,
+    std::vector<unsigned> &Chosen) {
   size_t Budget = 4096;
   Chosen.assign(N, 0);
   std::function<bool(size_t, const std::vector<unsigned> *)> Search =
@@ -754,10 +752,9 @@ llvm::Expected<LockOrderFacts> readLockOrderFacts(llvm::StringRef Path) {
   };
   auto Buffer = llvm::MemoryBuffer::getFile(Path);
   if (!Buffer) {
-    return llvm::createStringError(Buffer.getError(),
-                                   "%s: error: cannot read lock-order facts: %s",
-                                   Path.str().c_str(),
-                                   Buffer.getError().message().c_str());
+    return llvm::createStringError(
+        Buffer.getError(), "%s: error: cannot read lock-order facts: %s",
+        Path.str().c_str(), Buffer.getError().message().c_str());
   }
   llvm::StringRef Rest = (*Buffer)->getBuffer();
   auto NextLine = [&]() {
@@ -769,8 +766,7 @@ llvm::Expected<LockOrderFacts> readLockOrderFacts(llvm::StringRef Path) {
   if (HeaderLine.trim().empty())
     return Fail("empty file, not ipcheck lock-order facts");
   std::string Column, What;
-  std::optional<llvm::json::Value> Parsed =
-      parseLine(HeaderLine, Column, What);
+  std::optional<llvm::json::Value> Parsed = parseLine(HeaderLine, Column, What);
   if (!Parsed)
     return Fail("the header is not JSON: " + What, Column);
   const llvm::json::Object *Root = Parsed->getAsObject();
@@ -781,8 +777,8 @@ llvm::Expected<LockOrderFacts> readLockOrderFacts(llvm::StringRef Path) {
   if (Version != FactsVersion)
     return Fail("unsupported version " +
                 (Version ? std::to_string(*Version) : std::string("(none)")) +
-                " (this ipcheck reads version " +
-                std::to_string(FactsVersion) + "; export the facts again)");
+                " (this ipcheck reads version " + std::to_string(FactsVersion) +
+                "; export the facts again)");
   LockOrderFacts Facts;
   std::optional<llvm::StringRef> Unit = Root->getString("unit");
   std::optional<int64_t> Count = Root->getInteger("edges");

@@ -55,8 +55,7 @@ LockOrderMergeResult mergeLockOrderFacts(llvm::ArrayRef<std::string> Paths,
     llvm::sort(Order, [&](unsigned A, unsigned B) {
       return std::make_pair(Edges[A].Held.size() + Edges[A].Acquired.size(),
                             A) <
-             std::make_pair(Edges[B].Held.size() + Edges[B].Acquired.size(),
-                            B);
+             std::make_pair(Edges[B].Held.size() + Edges[B].Acquired.size(), B);
     });
     for (unsigned I : Order) {
       const LockOrderFact &E = Edges[I];
@@ -77,9 +76,8 @@ LockOrderMergeResult mergeLockOrderFacts(llvm::ArrayRef<std::string> Paths,
     return Units[R.Unit].Edges[R.Edge];
   };
   for (LockOrderGraph::Cycle &Cycle : Cycles) {
-    if (Graph.ungatedWithinOneGroup(Cycle, [&](unsigned U) {
-          return Units[U].ReportsOwnCycles;
-        }))
+    if (Graph.ungatedWithinOneGroup(
+            Cycle, [&](unsigned U) { return Units[U].ReportsOwnCycles; }))
       continue;
     // One rotation whatever the order of the files: from the least lock.
     auto Least = llvm::min_element(Cycle, [&](const auto &A, const auto &B) {
@@ -127,17 +125,17 @@ LockOrderMergeResult mergeLockOrderFacts(llvm::ArrayRef<std::string> Paths,
     // Not the lines: the files and functions of the acquisitions and the
     // locks named in the message, so that the finding keeps its identity
     // when code moves.
-    F.Fingerprint =
-        fingerprint(F.Check, F.Primary.File, Where, F.Function, F.Primary.Message);
+    F.Fingerprint = fingerprint(F.Check, F.Primary.File, Where, F.Function,
+                                F.Primary.Message);
     Result.Findings.push_back(std::move(F));
   }
-  llvm::sort(Result.Findings, [](const ReportedFinding &A,
-                                 const ReportedFinding &B) {
-    return std::tie(A.Primary.File, A.Primary.Line, A.Primary.Column,
-                    A.Primary.Message) < std::tie(B.Primary.File, B.Primary.Line,
-                                                  B.Primary.Column,
-                                                  B.Primary.Message);
-  });
+  llvm::sort(Result.Findings,
+             [](const ReportedFinding &A, const ReportedFinding &B) {
+               return std::tie(A.Primary.File, A.Primary.Line, A.Primary.Column,
+                               A.Primary.Message) <
+                      std::tie(B.Primary.File, B.Primary.Line, B.Primary.Column,
+                               B.Primary.Message);
+             });
   return Result;
 }
 

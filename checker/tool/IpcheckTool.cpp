@@ -257,8 +257,7 @@ int main(int argc, const char **argv) {
       getInsertArgumentAdjuster("-fsyntax-only", ArgumentInsertPosition::END));
   IpcheckActionFactory Factory(Shared);
   Config.FactsDir = ExportFacts;
-  int Status =
-      Parser->getSourcePathList().empty() ? 0 : Tool.run(&Factory);
+  int Status = Parser->getSourcePathList().empty() ? 0 : Tool.run(&Factory);
   bool FactsUnreadable = false;
   if (!MergeFacts.empty())
     FactsUnreadable = !mergeFacts(Config, Log);
