@@ -2,6 +2,7 @@
 
 #include "engine/ApiTable.h"
 #include "engine/FunctionAnalysis.h"
+#include "engine/LockOrder.h"
 #include "engine/Reporter.h"
 
 #include "clang/AST/ASTContext.h"
@@ -9,6 +10,7 @@
 #include "clang/Frontend/ASTUnit.h"
 #include "clang/Tooling/Tooling.h"
 #include "gtest/gtest.h"
+#include <functional>
 
 using namespace clang;
 
@@ -134,6 +136,95 @@ TEST_F(EngineTest, RecursionTerminates) {
       "void f(lib::Box& b, int n) { if (n) f(b, n - 1); b.put(b.get()); }",
       "f");
   EXPECT_TRUE(R.Analyzed);
+}
+
+/// The keys of the lock-order edges of every function of \p Code, as
+/// `from -> to` lines, for the unit `/src/u.cpp`.
+class LockOrderKeysTest : public EngineTest {
+protected:
+  std::vector<std::string> keys(const std::string &Code) {
+    Unit = tooling::buildASTFromCodeWithArgs(std::string(Header) + Code,
+                                             {"-std=c++17"});
+    EXPECT_TRUE(Unit);
+    Context = std::make_unique<AnalysisContext>(Unit->getASTContext(), Api);
+    std::vector<const FunctionDecl *> Functions;
+    std::function<void(const DeclContext *)> Collect =
+        [&](const DeclContext *DC) {
+          for (const Decl *D : DC->decls()) {
+            if (const auto *FD = dyn_cast<FunctionDecl>(D); FD && FD->hasBody())
+              Functions.push_back(FD);
+            if (const auto *NS = dyn_cast<NamespaceDecl>(D))
+              Collect(NS);
+          }
+        };
+    Collect(Unit->getASTContext().getTranslationUnitDecl());
+    std::vector<std::string> Keys;
+    for (const LockOrderEdge &E :
+         collectLockOrder(*Context, Functions, "/src/u.cpp"))
+      Keys.push_back(E.From.Key + " -> " + E.To.Key);
+    return Keys;
+  }
+};
+
+TEST_F(LockOrderKeysTest, KeysAreNamesExceptWhatOnlyTheUnitCanName) {
+  std::vector<std::string> Keys = keys(R"(
+    namespace app {
+    lib::Mutex g1, g2;
+    static lib::Mutex s1;
+    struct Account { lib::Mutex mu; };
+    inline void shared_static() {
+      static lib::Mutex sm; lib::Guard a(sm); lib::Guard b(g1);
+    }
+    void own_static() {
+      static lib::Mutex sm; lib::Guard a(sm); lib::Guard b(g1);
+    }
+    void locals(Account &acct) {
+      { lib::Mutex m; lib::Guard a(m); lib::Guard b(g2); }
+      { lib::Mutex m; lib::Guard a(m); lib::Guard b(g2); }
+      lib::Guard c(acct.mu); lib::Guard d(s1);
+    }
+    void locals(int) { lib::Mutex m; lib::Guard a(m); lib::Guard b(g2); }
+    })");
+  EXPECT_EQ(Keys, (std::vector<std::string>{
+                      "app::shared_static()::sm -> app::g1",
+                      "/src/u.cpp#app::own_static()::sm -> app::g1",
+                      "/src/u.cpp#app::locals(Account &)::m -> app::g2",
+                      "/src/u.cpp#app::locals(Account &)::m#2 -> app::g2",
+                      "app::Account::mu -> /src/u.cpp#app::s1",
+                      "/src/u.cpp#app::locals(int)::m -> app::g2",
+                  }))
+      << "a global or member by its qualified name; a static global, a "
+         "local and a non-inline function's static local by the unit, the "
+         "function's signature and the how-manieth of its name, no line";
+}
+
+TEST(LockOrderGraph, AUnitFormsACycleAloneOnlyWithItsOwnUngatedEdges) {
+  // Unit 0 takes a -> b and b -> a, both inside gate c: no deadlock there.
+  // Unit 1 takes b -> a with no gate: with unit 0's a -> b, a deadlock that
+  // needs both units, which only the merge sees.
+  LockOrderGraph G;
+  unsigned A = G.node("a"), B = G.node("b"), C = G.node("c");
+  G.addEdge(A, B, {C}, 0, /*Group=*/0);
+  G.addEdge(B, A, {C}, 1, /*Group=*/0);
+  G.addEdge(B, A, {}, 2, /*Group=*/1);
+  std::vector<LockOrderGraph::Cycle> Cycles = G.cycles();
+  ASSERT_EQ(Cycles.size(), 1u);
+  std::vector<unsigned> Witnesses;
+  for (const LockOrderGraph::CycleEdge &E : Cycles[0])
+    Witnesses.push_back(E.Witness);
+  llvm::sort(Witnesses);
+  EXPECT_EQ(Witnesses, (std::vector<unsigned>{0, 2}))
+      << "the witnesses are a choice with no lock in common";
+  auto Every = [](unsigned) { return true; };
+  EXPECT_FALSE(G.ungatedWithinOneGroup(Cycles[0], Every));
+
+  G.addEdge(A, B, {}, 3, /*Group=*/1); // Now unit 1 has the whole cycle.
+  Cycles = G.cycles();
+  ASSERT_EQ(Cycles.size(), 1u);
+  EXPECT_TRUE(G.ungatedWithinOneGroup(Cycles[0], Every));
+  EXPECT_FALSE(G.ungatedWithinOneGroup(Cycles[0], [](unsigned Group) {
+    return Group != 1;
+  })) << "a unit that does not report its own cycles leaves them to the merge";
 }
 
 TEST(GlobList, LastMatchWinsAsInClangTidy) {
