@@ -1,7 +1,10 @@
-# ipcheck_enable(<target> [CHECKS globs] [WARNINGS_AS_ERRORS globs] [API_TABLES files...])
+# ipcheck_enable(<target> [CHECKS globs] [WARNINGS_AS_ERRORS globs] [API_TABLES files...]
+#                [FACTS_DIR dir])
 #
 # Runs the ipcheck clang plugin whenever <target>'s C++ sources compile (the compiler must be
 # clang 19). Findings are warnings; WARNINGS_AS_ERRORS (or -Werror) makes them errors.
+# FACTS_DIR: each source also writes its lock-order facts there (an absolute path), for one
+# `ipcheck --merge-facts=<dir>` after the build to find lock-order cycles across files.
 include_guard(GLOBAL)
 
 if(NOT DEFINED IPCHECK_PLUGIN)
@@ -13,7 +16,7 @@ if(NOT DEFINED IPCHECK_PLUGIN)
 endif()
 
 function(ipcheck_enable target)
-  cmake_parse_arguments(ARG "" "CHECKS;WARNINGS_AS_ERRORS" "API_TABLES" ${ARGN})
+  cmake_parse_arguments(ARG "" "CHECKS;WARNINGS_AS_ERRORS;FACTS_DIR" "API_TABLES" ${ARGN})
   if(TARGET ipcheck-plugin)
     set(plugin $<TARGET_FILE:ipcheck-plugin>)
     add_dependencies(${target} ipcheck-plugin)
@@ -34,5 +37,8 @@ function(ipcheck_enable target)
   foreach(table IN LISTS ARG_API_TABLES)
     list(APPEND options "SHELL:-Xclang -plugin-arg-ipcheck -Xclang api=${table}")
   endforeach()
+  if(ARG_FACTS_DIR)
+    list(APPEND options "SHELL:-Xclang -plugin-arg-ipcheck -Xclang facts=${ARG_FACTS_DIR}")
+  endif()
   target_compile_options(${target} PRIVATE ${options})
 endfunction()

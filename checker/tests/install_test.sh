@@ -37,6 +37,10 @@ cp "$src/checker/tests/inputs/clean.cpp" "$src/checker/tests/inputs/findings.cpp
 cmake -S "$proj" -B "$proj/build" -DCMAKE_CXX_COMPILER="$clangxx" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCORPUS_INCLUDE="$src/corpus/checks/include" >/dev/null || fail "consumer project configures"
 cmake --build "$proj/build" --target clean_code >/dev/null 2>&1 || fail "a clean target builds with the plugin"
+ls "$proj/build/ipcheck-facts"/clean-*.lockorder.jsonl >/dev/null 2>&1 ||
+  fail "FACTS_DIR makes each source write its lock-order facts"
+"$prefix/bin/ipcheck" --merge-facts="$proj/build/ipcheck-facts" >/dev/null 2>&1 ||
+  fail "the installed tool merges the facts of the build"
 if out=$(cmake --build "$proj/build" --target findings_code 2>&1); then
   fail "findings as errors fail the consumer's build: $out"
 fi
