@@ -4,8 +4,8 @@
 // A must be held. A cycle of such edges is a potential deadlock: each thread or
 // process of the cycle holds one lock and waits for the next. Locks are named
 // by their declaration so that edges found in different translation units meet
-// in one graph: each unit exports its edges (LockOrderFact, one JSON file per
-// unit) and a merge finds the cycles among all of them.
+// in one graph: each unit exports its edges (LockOrderFacts, one JSON-lines
+// file per unit) and a merge finds the cycles among all of them.
 //
 //===----------------------------------------------------------------------===//
 
