@@ -39,26 +39,17 @@ rc::Gen<std::vector<m::ValueOp<I>>> counter_block() {
                                rc::gen::just(m::ValueOp<I>{m::ValueOpKind::kGet})));
 }
 
-// Runs up to `cases` generated cases (seeded: the same cases every run) and returns the
-// report of the first that fails, or "" if none does.
+// Up to `cases` seeded cases under `mode` (the same cases every run): the text of the first
+// failing case's report, or "" if none fails.
 template <class M, class Sut, class Op>
 std::string first_failure(const std::string& name, const M& model, rc::Gen<Program<Op>> programs,
                           StartMode mode, int cases) {
-  for (int i = 0; i < cases; ++i) {
-    const Program<Op> program = programs(rc::Random(1000 + i), 50).value();
-    RunOptions options;
-    options.mode = mode;
-    options.schedule.seed = 0x5eed + i;
-    options.schedule.max_delay_us = 300;
-    options.watchdog = std::chrono::milliseconds(3000);
-    CaseReport report = check_program(
-        name, model, [] { return Sut{}; }, program, options);
-    if (!report.passed) {
-      std::cout << name << ": found at case " << i << "\n";
-      return report.text;
-    }
-  }
-  return "";
+  Search search{.cases = cases, .seed = 0x5eed};
+  search.options.mode = mode;
+  search.options.watchdog = std::chrono::milliseconds(3000);
+  const auto report = find_counterexample(
+      name, model, [] { return Sut{}; }, programs, search);
+  return report ? report->text : "";
 }
 
 class FindsBugs : public testing::TestWithParam<StartMode> {};
@@ -109,43 +100,28 @@ TEST_P(FindsBugs, ABarrierThatLetsAPartyThroughEarly) {
 TEST_P(FindsBugs, ASemaphoreThatLosesAWakeUp) {
   const auto block = rc::gen::just(std::vector<m::SemaphoreOp>{{m::SemaphoreOpKind::kAcquire},
                                                                {m::SemaphoreOpKind::kRelease, 1}});
-  const auto programs = gen_program(block, kBusy);
-  std::string report;
-  int i = 0;
-  for (; i < 60 && report.empty(); ++i) {
-    RunOptions options;
-    options.mode = GetParam();
-    options.schedule.seed = 0x1057 + i;
-    options.schedule.max_delay_us = 300;
-    options.watchdog = std::chrono::milliseconds(1000);
-    CaseReport result = check_program(
-        std::string("FindsBugs.LostWakeup_") + to_string(GetParam()), m::Semaphore(1),
-        [] { return broken::LostWakeupSemaphoreSut{}; }, programs(rc::Random(700 + i), 50).value(),
-        options);
-    if (!result.passed) report = result.text;
-  }
-  ASSERT_FALSE(report.empty()) << "the harness missed a semaphore that loses a wake-up";
-  EXPECT_NE(report.find("watchdog"), std::string::npos) << report;
-  std::cout << "lost wake-up found at case " << i - 1 << "\n";
+  Search search{.cases = 60, .seed = 0x1057};
+  search.options.mode = GetParam();
+  search.options.watchdog = std::chrono::milliseconds(1000);
+  const auto report = find_counterexample(
+      std::string("FindsBugs.LostWakeup_") + to_string(GetParam()), m::Semaphore(1),
+      [] { return broken::LostWakeupSemaphoreSut{}; }, gen_program(block, kBusy), search);
+  ASSERT_TRUE(report) << "the harness missed a semaphore that loses a wake-up";
+  EXPECT_NE(report->text.find("watchdog"), std::string::npos) << report->text;
 }
 
 // An interrupt storm makes the broken lock's sleeps fail with EINTR; it then returns without
 // the lock, and two processes hold it at once.
 TEST_P(FindsBugs, ALockThatGivesUpOnEintr) {
-  std::string report;
-  const auto programs = gen_program(lock_block(), kBusy);
-  for (int i = 0; i < 100 && report.empty(); ++i) {
-    RunOptions options;
-    options.mode = GetParam();
-    options.schedule.seed = 0xe1 + i;
-    options.fault.interrupt_percent = 60;
-    CaseReport result = check_program(
-        std::string("FindsBugs.EintrLock_") + to_string(GetParam()), m::Lock{},
-        [] { return broken::EintrLockSut{}; }, programs(rc::Random(900 + i), 50).value(), options);
-    if (!result.passed) report = result.text;
-  }
-  ASSERT_FALSE(report.empty()) << "the harness missed a lock that does not survive EINTR";
-  EXPECT_NE(report.find("eintr:60%"), std::string::npos) << "the storm is in the reproduce line";
+  Search search{.cases = 100, .seed = 0xe1};
+  search.options.mode = GetParam();
+  search.options.fault.interrupt_percent = 60;
+  const auto report = find_counterexample(
+      std::string("FindsBugs.EintrLock_") + to_string(GetParam()), m::Lock{},
+      [] { return broken::EintrLockSut{}; }, gen_program(lock_block(), kBusy), search);
+  ASSERT_TRUE(report) << "the harness missed a lock that does not survive EINTR";
+  EXPECT_NE(report->text.find("eintr:60%"), std::string::npos)
+      << "the storm is in the reproduce line";
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FindsBugs,

@@ -336,20 +336,14 @@ TEST(ManagerProps, AClientSideIncrementThatLosesUpdatesIsCaught) {
                                                         })),
                                     kBusy);
   for (StartMode mode : {StartMode::kFork, StartMode::kSpawn}) {
-    bool caught = false;
-    for (int i = 0; i < 100 && !caught; ++i) {
-      RunOptions options;
-      options.mode = mode;
-      options.schedule.seed = 0xadd + i;
-      options.schedule.max_delay_us = 300;
-      CaseReport report = check_program(
-          std::string("ManagerProps.ClientSideIncrement_") + to_string(mode), m::Dict<I, I>(),
-          [] { return DictSut::make(/*atomic_add=*/false); },
-          programs(rc::Random(77 + i), 50).value(), options);
-      caught = !report.passed && report.verdict == Verdict::kNotLinearizable;
-    }
-    EXPECT_TRUE(caught) << "the harness missed a lost update through a dict proxy under "
+    Search search{.cases = 100, .seed = 0xadd};
+    search.options.mode = mode;
+    const auto report = find_counterexample(
+        std::string("ManagerProps.ClientSideIncrement_") + to_string(mode), m::Dict<I, I>(),
+        [] { return DictSut::make(/*atomic_add=*/false); }, programs, search);
+    ASSERT_TRUE(report) << "the harness missed a lost update through a dict proxy under "
                         << to_string(mode);
+    EXPECT_EQ(report->verdict, Verdict::kNotLinearizable) << report->text;
   }
 }
 

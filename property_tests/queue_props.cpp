@@ -383,18 +383,13 @@ TEST(QueueProps, AQueueThatDropsTheLastItemUnderContentionIsCaught) {
                      single(rc::gen::element(Op{Q::kGetNowait}, Op{Q::kQsize}))),
       kBusy);
   for (StartMode mode : kAllModes) {
-    bool caught = false;
-    for (int i = 0; i < 200 && !caught; ++i) {
-      RunOptions options;
-      options.mode = mode;
-      options.schedule.seed = 0x1055 + i;
-      options.schedule.max_delay_us = 300;
-      CaseReport report = check_program(
-          std::string("QueueProps.LossyQueue_") + to_string(mode), m::Queue<I>(),
-          [] { return LossyQueueSut{}; }, programs(rc::Random(4242 + i), 50).value(), options);
-      caught = !report.passed && report.verdict == Verdict::kNotLinearizable;
-    }
-    EXPECT_TRUE(caught) << "the harness missed a queue that loses items under " << to_string(mode);
+    Search search{.cases = 200, .seed = 0x1055};
+    search.options.mode = mode;
+    const auto report = find_counterexample(
+        std::string("QueueProps.LossyQueue_") + to_string(mode), m::Queue<I>(),
+        [] { return LossyQueueSut{}; }, programs, search);
+    ASSERT_TRUE(report) << "the harness missed a queue that loses items under " << to_string(mode);
+    EXPECT_EQ(report->verdict, Verdict::kNotLinearizable) << report->text;
   }
 }
 

@@ -166,20 +166,16 @@ RC_GTEST_PROP(ValueProps, ArraySurvivesAKilledProcess, ()) {
 TEST(ValueProps, AnIncrementWithoutTheLockIsCaughtLosingUpdates) {
   const auto programs = gen_program(single(rc::gen::element(Op{V::kAdd, 1}, Op{V::kGet})));
   for (StartMode mode : kAllModes) {
-    bool caught = false;
-    for (int i = 0; i < 100 && !caught; ++i) {
-      RunOptions options;
-      options.mode = mode;
-      options.schedule.seed = 0xadd + i;
-      CaseReport report = check_program(
-          std::string("ValueProps.UnlockedIncrement_") + to_string(mode), m::Value<I>{},
-          [] {
-            return ValueSut{mp::Value<I>(0), false};
-          },
-          programs(rc::Random(77 + i), 50).value(), options);
-      caught = !report.passed && report.verdict == Verdict::kNotLinearizable;
-    }
-    EXPECT_TRUE(caught) << "no lost update found under " << to_string(mode);
+    Search search{.cases = 100, .seed = 0xadd};
+    search.options.mode = mode;
+    const auto report = find_counterexample(
+        std::string("ValueProps.UnlockedIncrement_") + to_string(mode), m::Value<I>{},
+        [] {
+          return ValueSut{mp::Value<I>(0), false};
+        },
+        programs, search);
+    ASSERT_TRUE(report) << "no lost update found under " << to_string(mode);
+    EXPECT_EQ(report->verdict, Verdict::kNotLinearizable) << report->text;
   }
 }
 

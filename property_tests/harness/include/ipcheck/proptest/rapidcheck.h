@@ -4,6 +4,8 @@
 //   ipcheck::proptest::gen_program()       programs from a generator of operation blocks
 //   ipcheck::proptest::gen_run_options()   start mode, schedule seed and fault plan
 //   ipcheck::proptest::rc_check_program()  check_program, failing the property on failure
+//   ipcheck::proptest::find_counterexample() the first failing case among a fixed series:
+//                                          a test that a known bug is caught
 //
 // A property test of one's own primitive, in full:
 //
@@ -21,6 +23,8 @@
 
 #include <rapidcheck.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -140,4 +144,36 @@ void showValue(const Program<Op>& program, std::ostream& os) {
   list(program.suffix);
 }
 inline void showValue(const RunOptions& options, std::ostream& os) { os << to_string(options); }
+// How find_counterexample searches: `cases` cases, the i-th made from the program seed
+// `seed + i` and run with `options` under the schedule seed `seed + i` (noise always on), so
+// that every run of a test tries the same cases.
+struct Search {
+  int cases = 100;
+  std::uint64_t seed = 1;
+  RunOptions options = [] {
+    RunOptions o;
+    o.schedule.max_delay_us = 300;
+    return o;
+  }();
+};
+
+// Runs the cases of `search` and returns the report of the first that fails, or nullopt if
+// none does. For a test that a deliberately broken primitive (or a user's known bug) is
+// caught within a bounded number of cases.
+template <mp::models::Model M, class Factory>
+std::optional<CaseReport> find_counterexample(const std::string& name, const M& initial,
+                                              Factory&& make_sut,
+                                              const rc::Gen<Program<typename M::Op>>& programs,
+                                              const Search& search) {
+  for (int i = 0; i < search.cases; ++i) {
+    const std::uint64_t seed = search.seed + static_cast<std::uint64_t>(i);
+    RunOptions options = search.options;
+    options.schedule.seed = seed;
+    CaseReport report =
+        check_program(name, initial, make_sut, programs(rc::Random(seed), 50).value(), options);
+    if (!report.passed) return report;
+  }
+  return std::nullopt;
+}
+
 }  // namespace ipcheck::proptest
