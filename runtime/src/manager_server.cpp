@@ -74,10 +74,15 @@ void Call::reply_bool(bool v) {
   reply({std::string_view(&b, 1)});
 }
 
+// Longer than this (infinity included) is no limit: the clock counts nanoseconds in 64 bits,
+// and a timeout it cannot hold (over 292 years) would come out of the conversion as any
+// value, the past included. NaN is no limit either (it is not >= 0).
+constexpr double kLongestTimeout = 1e9;  // seconds: 31 years
+
 Waiter Call::wait(double timeout) {
   answered = true;
   Waiter w{conn, request.request_id, request.caller, 0};
-  if (timeout >= 0) w.token = server.add_timer(object, w, timeout);
+  if (timeout >= 0 && timeout < kLongestTimeout) w.token = server.add_timer(object, w, timeout);
   return w;
 }
 
@@ -469,12 +474,15 @@ void Server::on_request(Conn& c, std::string_view payload) {
         return;
       }
       Call call(*this, c.id, r, r.object);
+      // Exactly one reply per call: the error is the answer.
       try {
         it->second.object->call(r.name, call);
       } catch (const CallError& e) {
         if (!call.answered) error(e.type, e.message);
+        call.answered = true;
       } catch (const std::exception& e) {
         if (!call.answered) error(current_exception_type_name(), e.what());
+        call.answered = true;
       }
       if (!call.answered) send_reply(c.id, r.request_id, wire::Status::kOk, {});
       return;

@@ -12,7 +12,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -475,6 +477,33 @@ TEST(Manager, SynchronizationObjects) {
   c.release();
   waiter.join();
   EXPECT_THROW(c.notify(), std::logic_error);  // not held
+}
+
+// ---- timeouts ----
+
+// A timeout longer than the server's clock can count (over 292 years in nanoseconds, or
+// infinity) is no limit: it used to overflow the conversion and expire at once.
+TEST(Manager, ATimeoutTooLongForTheClockIsNoLimit) {
+  SyncManager m = Manager();
+  auto e = m.Event();
+  auto q = m.Queue<int>();
+  for (double t : {1e10, 1e300, std::numeric_limits<double>::infinity()}) {
+    e.clear();
+    std::thread later([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      e.set();
+      q.put(1);
+    });
+    bool set = e.wait(t);
+    std::optional<int> got;
+    try {
+      got = q.get(true, t);
+    } catch (const Empty&) {  // timed out: the failure checked below
+    }
+    later.join();
+    EXPECT_TRUE(set) << "timeout " << t;
+    EXPECT_EQ(got, std::optional<int>(1)) << "timeout " << t;
+  }
 }
 
 // ---- bad input ----
