@@ -300,24 +300,25 @@ void Server::accept_new() {
 }
 
 void Server::on_readable(Conn& c) {
+  auto limit = [&] {
+    return c.stage == Conn::Stage::kReady ? options_.max_message : kMaxHandshakeMessage;
+  };
+  auto drop_too_large = [&](std::uint64_t length) {
+    drop(c.id, "a message of " + std::to_string(length) + " bytes (at most " +
+                   std::to_string(limit()) +
+                   (c.stage == Conn::Stage::kReady ? ")" : " before authentication)"));
+  };
   for (;;) {
     // Read what the next frame needs, in chunks of at least 64 KiB.
     std::size_t want = 1 << 16;
     std::size_t have = c.in.size() - c.in_begin;
-    if (have >= sizeof(std::uint64_t)) {
-      std::uint64_t length;
-      std::memcpy(&length, c.in.data() + c.in_begin, sizeof length);
-      std::size_t limit =
-          c.stage == Conn::Stage::kReady ? options_.max_message : kMaxHandshakeMessage;
-      if (length > limit) {
-        drop(c.id, "a message of " + std::to_string(length) + " bytes (at most " +
-                       std::to_string(limit) +
-                       (c.stage == Conn::Stage::kReady ? ")" : " before authentication)"));
-        return;
-      }
-      std::size_t missing = sizeof length + static_cast<std::size_t>(length) - have;
-      want = std::max(want, std::min<std::size_t>(missing, std::size_t{1} << 24));
+    wire::FrameScan next = wire::scan_frame({c.in.data() + c.in_begin, have}, limit());
+    if (next.state == wire::FrameScan::State::kTooLarge) {
+      drop_too_large(next.length);
+      return;
     }
+    if (next.size > have)
+      want = std::max(want, std::min<std::size_t>(next.size - have, std::size_t{1} << 24));
     std::size_t old = c.in.size();
     c.in.resize(old + want);
     ssize_t n = ::recv(c.fd, c.in.data() + old, want, MSG_DONTWAIT);
@@ -337,22 +338,15 @@ void Server::on_readable(Conn& c) {
     }
     // Every complete frame.
     while (!c.closing) {
-      std::size_t avail = c.in.size() - c.in_begin;
-      if (avail < sizeof(std::uint64_t)) break;
-      std::uint64_t length;
-      std::memcpy(&length, c.in.data() + c.in_begin, sizeof length);
-      std::size_t limit =
-          c.stage == Conn::Stage::kReady ? options_.max_message : kMaxHandshakeMessage;
-      if (length > limit) {
-        drop(c.id, "a message of " + std::to_string(length) + " bytes (at most " +
-                       std::to_string(limit) + ")");
+      wire::FrameScan frame =
+          wire::scan_frame({c.in.data() + c.in_begin, c.in.size() - c.in_begin}, limit());
+      if (frame.state == wire::FrameScan::State::kTooLarge) {
+        drop_too_large(frame.length);
         return;
       }
-      if (avail - sizeof length < length) break;
-      std::string_view payload(c.in.data() + c.in_begin + sizeof length,
-                               static_cast<std::size_t>(length));
-      c.in_begin += sizeof length + static_cast<std::size_t>(length);
-      on_frame(c, payload);
+      if (frame.state == wire::FrameScan::State::kNeedMore) break;
+      c.in_begin += frame.size;
+      on_frame(c, frame.payload);
     }
     if (c.closing) return;
     if (c.in_begin == c.in.size()) {

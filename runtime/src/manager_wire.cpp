@@ -42,6 +42,22 @@ bool is_name(std::string_view name) {
 
 }  // namespace
 
+FrameScan scan_frame(std::string_view buffered, std::size_t limit) {
+  FrameScan scan;
+  if (buffered.size() < sizeof scan.length) return scan;
+  std::memcpy(&scan.length, buffered.data(), sizeof scan.length);
+  if (scan.length > limit) {
+    scan.state = FrameScan::State::kTooLarge;
+    return scan;
+  }
+  // length <= limit, a size_t: the sum cannot overflow.
+  scan.size = sizeof scan.length + static_cast<std::size_t>(scan.length);
+  if (buffered.size() < scan.size) return scan;
+  scan.state = FrameScan::State::kFrame;
+  scan.payload = buffered.substr(sizeof scan.length, static_cast<std::size_t>(scan.length));
+  return scan;
+}
+
 void encode_request(std::string& out, Op op, std::uint64_t request_id, std::uint64_t object,
                     std::uint64_t caller, std::string_view name,
                     const std::vector<std::string_view>& fields) {

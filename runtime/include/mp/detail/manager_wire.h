@@ -105,6 +105,22 @@ class FrameWriter {
   std::size_t start_;
 };
 
+// The next frame in `buffered` (what a connection has received and not consumed yet), read
+// as the server reads it: a length prefix over `limit` is refused as soon as its 8 bytes are
+// in, before anything is allocated for the rest.
+struct FrameScan {
+  enum class State {
+    kNeedMore,  // no whole frame yet: `size` bytes are needed (8 while the prefix is cut off)
+    kFrame,     // a whole frame: `payload`, which with its prefix takes `size` bytes
+    kTooLarge,  // the prefix declares `length` bytes, over the limit
+  };
+  State state = State::kNeedMore;
+  std::uint64_t length = 0;  // the declared length, once the prefix is in
+  std::size_t size = sizeof(std::uint64_t);
+  std::string_view payload;
+};
+FrameScan scan_frame(std::string_view buffered, std::size_t limit);
+
 // Appends one request frame to `out`.
 void encode_request(std::string& out, Op op, std::uint64_t request_id, std::uint64_t object,
                     std::uint64_t caller, std::string_view name,
