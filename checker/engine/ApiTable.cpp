@@ -20,10 +20,15 @@ struct YamlFunction {
   std::string Object;
   int Result = -1;
   int Lock = -1;
+  int Timeout = -1;
+  int BlockFlag = -1;
+  int Attr = -1;
 };
 struct YamlLockKind {
   std::string Class;
   bool Reentrant = false;
+  bool Counting = false;
+  std::vector<std::string> ReentrantWhen;
 };
 struct YamlGuard {
   std::string Class;
@@ -51,12 +56,17 @@ template <> struct MappingTraits<YamlFunction> {
     Io.mapOptional("object", F.Object);
     Io.mapOptional("result", F.Result);
     Io.mapOptional("lock", F.Lock);
+    Io.mapOptional("timeout", F.Timeout);
+    Io.mapOptional("block_flag", F.BlockFlag);
+    Io.mapOptional("attr", F.Attr);
   }
 };
 template <> struct MappingTraits<YamlLockKind> {
   static void mapping(IO &Io, YamlLockKind &L) {
     Io.mapRequired("class", L.Class);
     Io.mapOptional("reentrant", L.Reentrant);
+    Io.mapOptional("counting", L.Counting);
+    Io.mapOptional("reentrant_when", L.ReentrantWhen);
   }
 };
 template <> struct MappingTraits<YamlGuard> {
@@ -94,6 +104,8 @@ static std::optional<ApiRole> parseRole(llvm::StringRef Name) {
       .Case("wait", RoleWait)
       .Case("fetch", RoleFetch)
       .Case("writeback", RoleWriteBack)
+      .Case("timed_block", RoleTimedBlock)
+      .Case("init", RoleInit)
       .Case("start", RoleStart)
       .Case("start_workers", RoleStartWorkers)
       .Case("main_guard", RoleMainGuard)
@@ -137,6 +149,9 @@ llvm::Error ApiTable::loadText(llvm::StringRef Text, llvm::StringRef Name) {
     LibraryRoles[Table.Library] |= Fn.Roles;
     Fn.ResultArg = F.Result;
     Fn.LockArg = F.Lock;
+    Fn.TimeoutArg = F.Timeout;
+    Fn.BlockFlagArg = F.BlockFlag;
+    Fn.AttrArg = F.Attr;
     llvm::StringRef Qualified(Fn.Name);
     size_t Sep = Qualified.rfind("::");
     if (Sep != llvm::StringRef::npos)
@@ -146,7 +161,8 @@ llvm::Error ApiTable::loadText(llvm::StringRef Text, llvm::StringRef Name) {
   for (const YamlGuard &G : Table.Guards)
     Guards[G.Class] = ApiGuard{G.Class, G.Lock, G.Unlock};
   for (const YamlLockKind &L : Table.Locks)
-    LockKinds[L.Class] = ApiLockKind{L.Class, L.Reentrant};
+    LockKinds[L.Class] =
+        ApiLockKind{L.Class, L.Reentrant, L.Counting, L.ReentrantWhen};
   Libraries.push_back(Table.Library);
   DeclCache.clear();
   return llvm::Error::success();
@@ -321,6 +337,42 @@ const ApiLockKind *ApiTable::lookupLockKindName(llvm::StringRef Name) const {
 
 const ApiLockKind *ApiTable::lookupLockKind(const CXXRecordDecl *Class) const {
   return Class ? lookupLockKindName(qualifiedName(Class)) : nullptr;
+}
+
+static const ApiLockKind *lockKindOfRecord(const ApiTable &Api,
+                                           const CXXRecordDecl *Class,
+                                           unsigned Depth) {
+  if (!Class || Depth > 6)
+    return nullptr;
+  if (const ApiLockKind *K = Api.lookupLockKind(Class))
+    return K;
+  if (!Class->hasDefinition())
+    return nullptr;
+  for (const CXXBaseSpecifier &Base : Class->bases())
+    if (const ApiLockKind *K = lockKindOfRecord(
+            Api, Base.getType()->getAsCXXRecordDecl(), Depth + 1))
+      return K;
+  return nullptr;
+}
+
+const ApiLockKind *ApiTable::lockKindOf(QualType T) const {
+  if (T.isNull() || LockKinds.empty())
+    return nullptr;
+  T = T.getNonReferenceType();
+  if (const auto *PT = T->getAs<PointerType>())
+    T = PT->getPointeeType();
+  // C types are known by their typedef (`pthread_mutex_t`, `sem_t`): walk the
+  // sugar down to the record.
+  QualType Cur = T;
+  for (unsigned Depth = 0; Depth < 8; ++Depth) {
+    const auto *TT = Cur->getAs<TypedefType>();
+    if (!TT)
+      break;
+    if (const ApiLockKind *K = lookupLockKindName(TT->getDecl()->getName()))
+      return K;
+    Cur = TT->desugar();
+  }
+  return lockKindOfRecord(*this, T->getAsCXXRecordDecl(), 0);
 }
 
 std::string defaultApiDirectory(void *AddressInBinary) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 namespace clang {
+class QualType;
 class CallExpr;
 class CXXRecordDecl;
 class FunctionDecl;
@@ -43,6 +44,12 @@ enum ApiRole : unsigned {
   RoleWait = 1u << 10,
   RoleFetch = 1u << 11,
   RoleWriteBack = 1u << 12,
+  /// Waits at most a timeout the call is given (`sem_timedwait`,
+  /// `condition_variable::wait_for`): not blocking indefinitely, but still a
+  /// wait (ipc-blocking-under-lock's StrictTimeouts).
+  RoleTimedBlock = 1u << 13,
+  /// Initializes the object (a lock) with the attributes in argument `attr`.
+  RoleInit = 1u << 14,
   // Lifecycles of processes, threads and pools (bits apart from the lock
   // roles).
   RoleStart = 1u << 20, ///< Starts a process or thread that must be joined.
@@ -78,6 +85,12 @@ struct ApiFunction {
   int ResultArg = -1; ///< A read that returns its value through this argument.
   int LockArg = -1;   ///< For a wait: the argument holding the lock let go (-1:
                       ///< the object).
+  /// A blocking call's timeout in seconds (or another unit: only its sign and
+  /// zero matter): negative waits without a limit, zero returns at once.
+  int TimeoutArg = -1;
+  /// A blocking call's `block` flag: false returns at once.
+  int BlockFlagArg = -1;
+  int AttrArg = -1; ///< For an init: the argument with the attributes.
 };
 
 /// An RAII guard class: its constructor acquires the locks passed to it, its
@@ -90,7 +103,16 @@ struct ApiGuard {
 
 struct ApiLockKind {
   std::string Class;
+  /// Its holder may take it again (`std::recursive_mutex`).
   bool Reentrant = false;
+  /// A counting semaphore: nobody owns a unit, so taking one waits for a post
+  /// from anyone (an event, not a lock's release) and taking it twice is no
+  /// self-deadlock.
+  bool Counting = false;
+  /// Names (macros, enumerators) that make an object of this kind reentrant
+  /// when they appear in its initializer or in a call on the attributes it is
+  /// initialized with (`PTHREAD_MUTEX_RECURSIVE`).
+  std::vector<std::string> ReentrantWhen;
 };
 
 /// All tables loaded for a run, with the lookups the analyses need.
@@ -121,6 +143,16 @@ public:
   /// The lock kind of a class (through a typedef or reference), or null.
   const ApiLockKind *lookupLockKind(const clang::CXXRecordDecl *Class) const;
   const ApiLockKind *lookupLockKindName(llvm::StringRef Name) const;
+  /// Every lock kind of the tables.
+  std::vector<const ApiLockKind *> lockKinds() const {
+    std::vector<const ApiLockKind *> Kinds;
+    for (const auto &Entry : LockKinds)
+      Kinds.push_back(&Entry.second);
+    return Kinds;
+  }
+  /// The lock kind of an object of type \p T (through references, a pointer,
+  /// typedefs and base classes), or null.
+  const ApiLockKind *lockKindOf(clang::QualType T) const;
 
   /// Whether some function of \p Library has one of \p Roles (does this
   /// library have a main guard?).

@@ -9,6 +9,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,24 @@ public:
   checkTranslationUnit(AnalysisContext &Ctx,
                        llvm::ArrayRef<const clang::FunctionDecl *> Functions,
                        std::vector<Finding> &Findings) {}
+
+  /// One option of a check: `--check-option=<check>.<Name>=<value>`.
+  struct OptionInfo {
+    llvm::StringRef Name;
+    llvm::StringRef Values; ///< What it accepts, for errors: `true or false`.
+    llvm::StringRef Help;
+  };
+  /// The options the check takes (none by default).
+  virtual std::vector<OptionInfo> options() const { return {}; }
+  /// Sets option \p Name, one of options(), to \p Value; false if the value
+  /// is not one the option accepts.
+  virtual bool setOption(llvm::StringRef Name, llvm::StringRef Value) {
+    return false;
+  }
 };
+
+/// A boolean option's value: `true`/`false` (or `1`/`0`), else nullopt.
+std::optional<bool> parseBoolOption(llvm::StringRef Value);
 
 /// Every check ipcheck has, in a stable order.
 std::vector<std::unique_ptr<IpcCheck>> createAllChecks();

@@ -1,7 +1,9 @@
 //===- Driver.cpp - Running the checks over a translation unit -----------===//
 
 #include "engine/Driver.h"
+#include "checks/BlockingUnderLockCheck.h"
 #include "checks/CheckThenActCheck.h"
+#include "checks/LockReacquireCheck.h"
 #include "checks/LockOrderCheck.h"
 #include "checks/NonatomicUpdateCheck.h"
 #include "checks/ProcessNotJoinedCheck.h"
@@ -28,6 +30,8 @@ std::vector<std::unique_ptr<IpcCheck>> createAllChecks() {
   Checks.push_back(std::make_unique<ProcessNotJoinedCheck>());
   Checks.push_back(std::make_unique<SpawnMainGuardCheck>());
   Checks.push_back(std::make_unique<LockOrderCheck>());
+  Checks.push_back(std::make_unique<LockReacquireCheck>());
+  Checks.push_back(std::make_unique<BlockingUnderLockCheck>());
   return Checks;
 }
 
@@ -40,6 +44,50 @@ ReadKey firstRead(const FunctionResult &Result,
                                      Result.Reads.at(Best).Loc))
       Best = K;
   return Best;
+}
+
+std::optional<bool> parseBoolOption(llvm::StringRef Value) {
+  if (Value == "true" || Value == "1")
+    return true;
+  if (Value == "false" || Value == "0")
+    return false;
+  return std::nullopt;
+}
+
+llvm::Error RunConfig::setCheckOption(llvm::StringRef Assignment) {
+  auto Fail = [](const std::string &Message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s",
+                                   Message.c_str());
+  };
+  auto [Key, Value] = Assignment.split('=');
+  size_t Dot = Key.rfind('.');
+  if (!Assignment.contains('=') || Dot == llvm::StringRef::npos || Dot == 0 ||
+      Dot + 1 == Key.size())
+    return Fail("malformed check option '" + Assignment.str() +
+                "'; expected <check>.<option>=<value>");
+  llvm::StringRef CheckName = Key.take_front(Dot);
+  llvm::StringRef Option = Key.drop_front(Dot + 1);
+  for (const auto &C : Checks) {
+    if (C->name() != CheckName)
+      continue;
+    std::vector<IpcCheck::OptionInfo> Known = C->options();
+    for (const IpcCheck::OptionInfo &O : Known)
+      if (O.Name == Option) {
+        if (C->setOption(Option, Value))
+          return llvm::Error::success();
+        return Fail("invalid value '" + Value.str() + "' for check option '" +
+                    Key.str() + "'; expected " + O.Values.str());
+      }
+    std::string Names;
+    for (const IpcCheck::OptionInfo &O : Known)
+      Names += (Names.empty() ? "" : ", ") + O.Name.str();
+    return Fail("unknown check option '" + Key.str() + "'; " +
+                (Names.empty() ? "'" + CheckName.str() + "' has no options"
+                               : "the options of '" + CheckName.str() +
+                                     "' are: " + Names));
+  }
+  return Fail("unknown check '" + CheckName.str() + "' in check option '" +
+              Assignment.str() + "'");
 }
 
 llvm::Error RunConfig::loadTables(void *AddressInBinary,

@@ -35,6 +35,9 @@ struct RunConfig {
   llvm::Error loadTables(void *AddressInBinary,
                          const std::vector<std::string> &Extra,
                          bool Defaults = true);
+  /// Applies `<check>.<Option>=<value>`; an unknown check or option, or a
+  /// value the option does not accept, is an error that says which.
+  llvm::Error setCheckOption(llvm::StringRef Assignment);
 };
 
 /// The consumer keeps \p Config alive: a plugin action dies before its consumer

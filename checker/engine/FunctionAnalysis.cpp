@@ -205,6 +205,14 @@ private:
                     const State &St);
   void recordAcquisition(std::vector<PathId> Locks, bool Try,
                          SourceLocation Loc, const State &St);
+  BlockBound boundOf(const CallExpr *Call, const ApiFunction &F) const;
+  void recordBlocking(const CallExpr *Call, const ApiFunction &F,
+                      const std::vector<const Expr *> &Objects,
+                      const std::string &Name, const State &St);
+  bool decidedUnderLock(PathId Object, const State &St) const;
+  void applyBlockSites(const CallExpr *Call, const FunctionSummary &S,
+                       const std::string &Name, const State &St);
+  void summarizeBlocking();
   void summarizeTakes();
   void analyzeTryBranch(const CFGBlock *B);
   std::optional<bool> successWhenTrue(const Expr *Cond,
@@ -585,6 +593,8 @@ std::vector<PathId> FunctionAnalyzer::locksOf(const Expr *E) {
   PathId P = pathOf(E);
   if (P == UnknownPath)
     return {};
+  if (const ApiLockKind *K = Ctx.Api.lockKindOf(S->getType()))
+    Ctx.LockKinds.try_emplace(P, K);
   return {P};
 }
 
@@ -791,6 +801,13 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     std::vector<const Expr *> Objects = objectExprs(Call, *F);
     if (Roles & RoleBlock)
       Out.Summary.Blocks = true;
+    std::string Name = Info.Callee ? Info.Callee->getNameAsString() : F->Name;
+    if (isa_and_nonnull<CXXConversionDecl>(Info.Callee))
+      Name = "operator T";
+    // With the locks held before the call: a semaphore's own unit is not held
+    // while waiting for it.
+    if (Final && (Roles & (RoleBlock | RoleTimedBlock)))
+      recordBlocking(Call, *F, Objects, Name, St);
     if (Final && (Roles & (RoleAcquire | RoleTryAcquire))) {
       std::vector<PathId> Locks;
       for (const Expr *O : Objects)
@@ -826,9 +843,6 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
               L); // Let go while waiting, taken again before returning.
     }
     PathId Object = Objects.empty() ? UnknownPath : pathOf(Objects.front());
-    std::string Name = Info.Callee ? Info.Callee->getNameAsString() : F->Name;
-    if (isa_and_nonnull<CXXConversionDecl>(Info.Callee))
-      Name = "operator T";
     bool IsRead = Info.Ref == RefUse::Read ||
                   (Info.Ref == RefUse::None && (Roles & RoleRead));
     if (isSelfValidating(Info)) {
@@ -872,6 +886,8 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
   }
   if (const FunctionSummary *S = Info.Summary) {
     std::string Name = Info.Callee->getNameAsString();
+    if (Final && !S->BlockSites.empty())
+      applyBlockSites(Call, *S, Name, St);
     if (Final && !S->TakeSites.empty()) {
       // What the helper takes is taken here, with the locks held at the call
       // that the helper does not let go of first.
@@ -889,6 +905,8 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
         PathId Mine = Ctx.Paths.substitute(T.Lock, Call, Ctx.Api);
         if (Mine == UnknownPath)
           continue;
+        if (const ApiLockKind *K = Ctx.lockKind(T.Lock))
+          Ctx.LockKinds.try_emplace(Mine, K);
         LockAcquisition A;
         A.Locks = {Mine};
         A.Path = Prefixed(T.Path);
@@ -903,8 +921,11 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
       if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
         St.release(Mine);
     for (PathId L : S->Acquires)
-      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api)) {
         St.Held.insert(Mine);
+        if (const ApiLockKind *K = Ctx.lockKind(L))
+          Ctx.LockKinds.try_emplace(Mine, K);
+      }
     if (Final)
       for (PathId L : S->Takes)
         if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
@@ -947,6 +968,9 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
       std::vector<PathId> Locks;
       bool Acquires = true;
       bool Tries = false;
+      // `std::adopt_lock`, Boost's `accept_ownership`: the locks are held
+      // already; the guard only lets go of them at the end.
+      bool Adopts = false;
       const auto *Construct =
           Init ? dyn_cast<CXXConstructExpr>(skipWrappers(Init)) : nullptr;
       if (Construct) {
@@ -955,14 +979,19 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
           if (const auto *ArgClass = T->getAsCXXRecordDecl()) {
             std::string NameText = ArgClass->getNameAsString();
             llvm::StringRef Name = NameText;
-            if (Name.contains("defer") || Name.contains("try_to")) {
+            // A timed guard (`unique_lock(m, 100ms)`) gives up as a try-lock
+            // does.
+            if (Name.contains("defer") || Name.contains("try_to") ||
+                Name.contains("duration") || Name.contains("time_point")) {
               Acquires = false;
-              Tries = Name.contains("try_to");
+              Tries = !Name.contains("defer");
               continue;
             }
-            if (Name.contains("adopt") || Name.contains("duration") ||
-                Name.contains("time_point"))
+            if (Name.contains("adopt") || Name.contains("accept_ownership")) {
+              Acquires = false;
+              Adopts = true;
               continue;
+            }
             if (Ctx.Api.lookupGuard(ArgClass)) // A guard moved into another.
               continue;
           } else if (!T->isPointerType()) {
@@ -991,6 +1020,8 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
           }
         St.Held.insert(Locks.begin(), Locks.end());
       }
+      if (Adopts)
+        St.Held.insert(Locks.begin(), Locks.end());
       return;
     }
   }
@@ -1354,6 +1385,7 @@ void FunctionAnalyzer::run() {
     if (Exportable(L))
       Out.Summary.Releases.push_back(L);
   summarizeTakes();
+  summarizeBlocking();
 }
 
 void FunctionAnalyzer::recordAcquisition(std::vector<PathId> Locks, bool Try,
@@ -1400,6 +1432,151 @@ void FunctionAnalyzer::summarizeTakes() {
       if (Seen.insert({L, HeldLocks}).second)
         Out.Summary.TakeSites.push_back(std::move(T));
     }
+  }
+}
+
+/// The value of a constant argument (a default argument included), as a
+/// number; nullopt when it is not a constant.
+static std::optional<double> constantArg(const CallExpr *Call, int Index,
+                                         const ASTContext &AST) {
+  if (Index < 0 || unsigned(Index) >= Call->getNumArgs())
+    return std::nullopt;
+  const Expr *Arg = Call->getArg(Index);
+  if (Arg->isValueDependent() || Arg->isTypeDependent())
+    return std::nullopt;
+  Expr::EvalResult R;
+  if (!Arg->EvaluateAsRValue(R, AST) || R.HasSideEffects)
+    return std::nullopt;
+  if (R.Val.isFloat())
+    return R.Val.getFloat().convertToDouble();
+  if (R.Val.isInt())
+    return double(R.Val.getInt().getSExtValue());
+  return std::nullopt;
+}
+
+BlockBound FunctionAnalyzer::boundOf(const CallExpr *Call,
+                                     const ApiFunction &F) const {
+  if (std::optional<double> Block = constantArg(Call, F.BlockFlagArg, Ctx.AST);
+      Block && *Block == 0)
+    return BlockBound::Immediate;
+  std::optional<double> Timeout;
+  bool HasTimeout =
+      F.TimeoutArg >= 0 && unsigned(F.TimeoutArg) < Call->getNumArgs();
+  if (HasTimeout)
+    Timeout = constantArg(Call, F.TimeoutArg, Ctx.AST);
+  if (Timeout && *Timeout == 0)
+    return BlockBound::Immediate;
+  if (!(F.Roles & RoleBlock))
+    return BlockBound::Timed; // A timed wait by its nature.
+  if (!HasTimeout || (Timeout && *Timeout < 0))
+    return BlockBound::Unbounded;
+  return BlockBound::Timed; // A positive timeout, or one only known at run time.
+}
+
+void FunctionAnalyzer::recordBlocking(const CallExpr *Call,
+                                      const ApiFunction &F,
+                                      const std::vector<const Expr *> &Objects,
+                                      const std::string &Name,
+                                      const State &St) {
+  if (F.Roles & (RoleAcquire | RoleTryAcquire)) {
+    // Taking a lock waits for its holder, which lock-order checks cover; a
+    // counting semaphore's unit waits for a post, an event like any other.
+    bool Counting = false;
+    for (const Expr *O : Objects)
+      for (PathId L : locksOf(O)) {
+        const ApiLockKind *K = Ctx.lockKind(L);
+        if (!K || !K->Counting)
+          return;
+        Counting = true;
+      }
+    if (!Counting)
+      return;
+  }
+  BlockBound Bound = boundOf(Call, F);
+  if (Bound == BlockBound::Immediate)
+    return;
+  // `if (!q.empty()) q.get();` under a lock: the check, made under a lock
+  // still held, says the call will not wait (as long as everyone takes the
+  // lock).
+  if (!Objects.empty() && decidedUnderLock(pathOf(Objects.front()), St))
+    return;
+  BlockingCall B;
+  B.Path = {WitnessStep{Call->getExprLoc(), "", FD}};
+  B.Api = Name;
+  B.Bound = Bound;
+  B.Held.assign(St.Held.begin(), St.Held.end());
+  if (F.Roles & RoleWait) {
+    if (F.LockArg >= 0 && unsigned(F.LockArg) < Call->getNumArgs())
+      B.Releases = locksOf(Call->getArg(F.LockArg));
+    else if (!Objects.empty())
+      B.Releases = locksOf(Objects.front());
+  }
+  Out.Blocking.push_back(std::move(B));
+}
+
+bool FunctionAnalyzer::decidedUnderLock(PathId Object, const State &St) const {
+  if (Object == UnknownPath)
+    return false;
+  for (const auto &Outcome : St.Branches) {
+    auto It = ConditionReads.find(BlocksByID[Outcome.first]);
+    if (It == ConditionReads.end())
+      continue;
+    for (ReadKey Key : It->second) {
+      auto Site = Out.Reads.find(Key);
+      auto Live = St.Live.find(Key);
+      if (Site != Out.Reads.end() && Site->second.Object == Object &&
+          Live != St.Live.end() && !Live->second.empty() &&
+          !Live->second.count(AtomicObservation))
+        return true;
+    }
+  }
+  return false;
+}
+
+void FunctionAnalyzer::applyBlockSites(const CallExpr *Call,
+                                       const FunctionSummary &S,
+                                       const std::string &Name,
+                                       const State &St) {
+  LockSet AtCall = St.Held;
+  for (PathId L : S.Releases)
+    if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+      AtCall.erase(Mine);
+  for (const BlockingCall &Inner : S.BlockSites) {
+    BlockingCall B;
+    B.Path = {WitnessStep{Call->getExprLoc(), Name, FD}};
+    B.Path.insert(B.Path.end(), Inner.Path.begin(), Inner.Path.end());
+    B.Api = Inner.Api;
+    B.Bound = Inner.Bound;
+    B.Held.assign(AtCall.begin(), AtCall.end());
+    for (PathId L : Inner.Releases)
+      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+        B.Releases.push_back(Mine);
+    Out.Blocking.push_back(std::move(B));
+  }
+}
+
+void FunctionAnalyzer::summarizeBlocking() {
+  auto Exportable = [&](PathId P) {
+    ObjectPath::RootKind K = Ctx.Paths.get(P).Kind;
+    return P != UnknownPath && K != ObjectPath::Local &&
+           K != ObjectPath::Unknown;
+  };
+  // Enough for a caller to see each way the function can wait, and bounded.
+  constexpr size_t MaxSites = 4;
+  std::set<std::tuple<std::string, BlockBound, std::vector<PathId>>> Seen;
+  for (const BlockingCall &B : Out.Blocking) {
+    if (Out.Summary.BlockSites.size() >= MaxSites)
+      break;
+    BlockingCall Site;
+    Site.Path = B.Path;
+    Site.Api = B.Api;
+    Site.Bound = B.Bound;
+    for (PathId L : B.Releases)
+      if (Exportable(L))
+        Site.Releases.push_back(L);
+    llvm::sort(Site.Releases);
+    if (Seen.insert({Site.Api, Site.Bound, Site.Releases}).second)
+      Out.Summary.BlockSites.push_back(std::move(Site));
   }
 }
 

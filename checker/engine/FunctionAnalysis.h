@@ -115,6 +115,26 @@ struct LockAcquisition {
   std::vector<std::pair<PathId, WitnessPath>> HeldInside;
 };
 
+/// How long a blocking call can wait.
+enum class BlockBound {
+  Immediate, ///< Returns at once (`block` false, a zero timeout).
+  Timed,     ///< Up to a timeout (a non-zero or unknown one).
+  Unbounded, ///< Until another process or thread acts.
+};
+
+/// A call that can wait for another process or thread — directly, or inside a
+/// helper called here — with the locks held: what ipc-blocking-under-lock
+/// needs. Taking a lock is not one (that is the lock-order checks' concern),
+/// except a unit of a counting semaphore, which waits for a post from anyone.
+struct BlockingCall {
+  WitnessPath Path; ///< The call here, then the way to the blocking call.
+  std::string Api;  ///< The blocking function (`get`, `pthread_cond_wait`).
+  BlockBound Bound = BlockBound::Unbounded;
+  std::vector<PathId> Held; ///< Must be held at the call, in this function.
+  /// Locks the call lets go of while it waits (a condition wait's own lock).
+  std::vector<PathId> Releases;
+};
+
 /// A lock a function acquires, for its callers.
 struct TakeSite {
   PathId Lock = UnknownPath;
@@ -131,9 +151,14 @@ struct FunctionSummary {
   std::vector<SummaryEffect> Reads;
   std::vector<SummaryEffect> Actions;
   bool Blocks = false;
+  /// The calls inside that can wait for others (a few of them, one per API and
+  /// bound), with paths inside the function and the locks of the function's
+  /// own (parameters, `this`, globals) they let go of; Held is unused.
+  std::vector<BlockingCall> BlockSites;
   bool empty() const {
     return Acquires.empty() && Releases.empty() && Takes.empty() &&
-           TakeSites.empty() && Reads.empty() && Actions.empty() && !Blocks;
+           TakeSites.empty() && Reads.empty() && Actions.empty() && !Blocks &&
+           BlockSites.empty();
   }
 };
 
@@ -143,6 +168,7 @@ struct FunctionResult {
   std::vector<ActionFact> Facts;
   std::map<ReadKey, ReadSite> Reads;
   std::vector<LockAcquisition> Acquisitions;
+  std::vector<BlockingCall> Blocking;
   FunctionSummary Summary;
 };
 
@@ -184,6 +210,12 @@ public:
   /// those of them the file uses under a lock (only these count as shared).
   llvm::DenseSet<PathId> GenericObjects;
   llvm::DenseSet<PathId> ObjectsUsedUnderLock;
+  /// The kind of each lock met, from the type of the expressions that name it
+  /// (and, for a helper's lock restated in a caller, from the helper's).
+  llvm::DenseMap<PathId, const ApiLockKind *> LockKinds;
+  const ApiLockKind *lockKind(PathId Lock) const {
+    return LockKinds.lookup(Lock);
+  }
 
   /// Whether findings on \p Object may be reported: a plain global scalar only
   /// when some code in the file accesses it under a lock.

@@ -4,7 +4,8 @@
 // compile action and reports through clang's diagnostics, so `-Werror` and
 // `-verify` see them. Options: `-Xclang -plugin-arg-ipcheck -Xclang
 // checks=...`, `warnings-as-errors=...`, `api=FILE` (an extra API table),
-// `baseline=FILE`, `facts=DIR` (write the unit's lock-order facts there).
+// `baseline=FILE`, `facts=DIR` (write the unit's lock-order facts there),
+// `check-option=<check>.<option>=<value>`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -50,11 +51,16 @@ protected:
         Config->FactsDir = A.str();
       else if (A == "no-default-api")
         Defaults = false;
-      else {
+      else if (A.consume_front("check-option=")) {
+        if (llvm::Error E = Config->setCheckOption(A)) {
+          Diags.Report(BadArg) << llvm::toString(std::move(E));
+          return false;
+        }
+      } else {
         Diags.Report(BadArg)
             << ("unknown argument '" + Arg +
                 "'; expected checks=, warnings-as-errors=, api=, baseline=, "
-                "facts= or no-default-api");
+                "facts=, check-option= or no-default-api");
         return false;
       }
     }

@@ -72,6 +72,11 @@ static cl::opt<std::string> MergeFacts(
     cl::desc("Report the lock-order cycles of every facts file in this "
              "directory\n(after checking the files given, if any)"),
     cl::value_desc("dir"), cl::cat(IpcheckCategory));
+static cl::list<std::string> CheckOptions(
+    "check-option",
+    cl::desc("Set an option of a check: "
+             "--check-option=ipc-blocking-under-lock.StrictTimeouts=true"),
+    cl::value_desc("check.option=value"), cl::cat(IpcheckCategory));
 static cl::opt<bool> ListChecks("list-checks",
                                 cl::desc("List the checks and exit"),
                                 cl::cat(IpcheckCategory));
@@ -198,11 +203,21 @@ int main(int argc, const char **argv) {
 
   auto Shared = std::make_shared<ipcheck::RunConfig>();
   ipcheck::RunConfig &Config = *Shared;
+  for (const std::string &Option : CheckOptions)
+    if (llvm::Error E = Config.setCheckOption(Option)) {
+      llvm::errs() << "ipcheck: error: " << llvm::toString(std::move(E))
+                   << "\n";
+      return 2;
+    }
   if (ListChecks) {
     ipcheck::GlobList Enabled("*," + Checks);
     for (const auto &C : Config.Checks)
-      if (Enabled.contains(C->name()))
+      if (Enabled.contains(C->name())) {
         llvm::outs() << C->name() << "\t" << C->summary() << "\n";
+        for (const ipcheck::IpcCheck::OptionInfo &O : C->options())
+          llvm::outs() << "  option " << C->name() << "." << O.Name << " ("
+                       << O.Values << "): " << O.Help << "\n";
+      }
     return 0;
   }
   if (llvm::Error E = Config.loadTables(reinterpret_cast<void *>(&anchor),

@@ -72,8 +72,8 @@ void bad7_through_local(mp::Value<int>& v) {
 // A lock taken after the check does not protect it.
 void bad8_lock_inside_branch(mp::Queue<int>& q) {
   if (!q.empty()) {  // expected-note{{'q' is checked here by 'empty'}}
-    mp::LockGuard<mp::Lock> guard(lock);
-    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}}
+    mp::LockGuard<mp::Lock> guard(lock);  // expected-note{{'lock' acquired here}}
+    q.get();  // expected-warning{{'q' may change between the check and 'get': no lock is held from one to the other [ipc-check-then-act]}} expected-warning{{blocking call to 'get' while holding 'lock' [ipc-blocking-under-lock]}}
   }
 }
 

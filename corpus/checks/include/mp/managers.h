@@ -57,6 +57,68 @@ class Namespace {
   void set(const std::string& field, const T& value);
 };
 
+template <class T>
+class QueueProxy {
+ public:
+  void put(const T& item, bool block = true, double timeout = -1);
+  void put_nowait(const T& item);
+  T get(bool block = true, double timeout = -1);
+  T get_nowait();
+  std::size_t qsize() const;
+  bool empty() const;
+  bool full() const;
+};
+
+template <class T>
+class JoinableQueueProxy : public QueueProxy<T> {
+ public:
+  void task_done();
+  void join();
+  [[nodiscard]] bool join(double timeout);
+};
+
+class LockProxy {
+ public:
+  bool acquire(bool block = true, double timeout = -1);
+  void release();
+  void lock();
+  void unlock();
+  [[nodiscard]] bool try_lock();
+  bool locked() const;
+};
+
+class RLockProxy : public LockProxy {};
+
+class SemaphoreProxy {
+ public:
+  bool acquire(bool block = true, double timeout = -1);
+  void release();
+};
+
+class ConditionProxy {
+ public:
+  bool acquire(bool block = true, double timeout = -1);
+  void release();
+  void lock();
+  void unlock();
+  bool wait(double timeout = -1);
+  void notify(long n = 1);
+  void notify_all();
+};
+
+class EventProxy {
+ public:
+  void set();
+  void clear();
+  bool is_set() const;
+  bool wait(double timeout = -1);
+};
+
+class BarrierProxy {
+ public:
+  std::size_t wait(double timeout = -1);
+};
+
 class BaseManager {
  public:
   BaseManager();
@@ -74,6 +136,16 @@ class SyncManager : public BaseManager {
   template <class T>
   ValueProxy<T> Value(const T& initial);
   ::mp::Namespace Namespace();
+  template <class T>
+  QueueProxy<T> Queue(long maxsize = 0);
+  template <class T>
+  JoinableQueueProxy<T> JoinableQueue(long maxsize = 0);
+  LockProxy Lock();
+  RLockProxy RLock();
+  SemaphoreProxy Semaphore(long value = 1);
+  ConditionProxy Condition();
+  EventProxy Event();
+  BarrierProxy Barrier(long parties, double timeout = -1);
 };
 
 // Starts a SyncManager's server process, as Python's multiprocessing.Manager().

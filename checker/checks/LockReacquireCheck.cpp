@@ -1,0 +1,266 @@
+//===- LockReacquireCheck.cpp - ipc-lock-reacquire ------------------------===//
+
+#include "checks/LockReacquireCheck.h"
+
+#include "clang/AST/ASTContext.h"
+#include "clang/AST/RecursiveASTVisitor.h"
+#include "clang/Basic/SourceManager.h"
+#include "clang/Lex/Lexer.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringSet.h"
+
+using namespace clang;
+
+namespace ipcheck {
+namespace {
+
+/// The declaration that owns a lock's identity: the variable, or the last
+/// field or accessor of the path; null for an element or a table's `lock_of`.
+const Decl *declOfPath(const ObjectPath &P) {
+  if (P.Components.empty())
+    return P.Root;
+  if (P.Members.size() == P.Components.size())
+    return P.Members.back();
+  return nullptr;
+}
+
+/// Which locks of the file are made reentrant where they are initialized (a
+/// pthread mutex with PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP, or initialized
+/// with attributes set to PTHREAD_MUTEX_RECURSIVE): the names come from the
+/// tables' `reentrant_when`.
+class ReentrantInits : public RecursiveASTVisitor<ReentrantInits> {
+public:
+  ReentrantInits(AnalysisContext &Ctx) : Ctx(Ctx), SM(Ctx.AST.getSourceManager()) {}
+
+  bool TraverseDecl(Decl *D) {
+    if (!D)
+      return true;
+    if (!isa<TranslationUnitDecl>(D) && D->getLocation().isValid() &&
+        !SM.isInMainFile(SM.getExpansionLoc(D->getLocation())))
+      return true;
+    return RecursiveASTVisitor::TraverseDecl(D);
+  }
+
+  bool VisitVarDecl(VarDecl *VD) {
+    if (const Expr *Init = VD->getInit())
+      noteInitializer(VD->getType(), VD->getCanonicalDecl(), Init);
+    return true;
+  }
+  bool VisitFieldDecl(FieldDecl *FD) {
+    if (const Expr *Init = FD->getInClassInitializer())
+      noteInitializer(FD->getType(), FD, Init);
+    return true;
+  }
+  bool VisitCXXCtorInitializer(CXXCtorInitializer *I) {
+    if (FieldDecl *FD = I->getMember())
+      noteInitializer(FD->getType(), FD, I->getInit());
+    return true;
+  }
+  bool TraverseConstructorInitializer(CXXCtorInitializer *I) {
+    VisitCXXCtorInitializer(I);
+    return RecursiveASTVisitor::TraverseConstructorInitializer(I);
+  }
+  bool VisitBinaryOperator(BinaryOperator *BO) {
+    if (BO->getOpcode() == BO_Assign)
+      noteInitializer(BO->getLHS()->getType(), lockDecl(BO->getLHS()),
+                      BO->getRHS());
+    return true;
+  }
+  bool VisitCallExpr(CallExpr *Call) {
+    if (Call->getNumArgs() == 0)
+      return true;
+    const ApiFunction *F = Ctx.Api.lookup(Call);
+    if (F && (F->Roles & RoleInit)) {
+      Inits.push_back(Call);
+      return true;
+    }
+    // `pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE)`: a call on
+    // an object with a reentrant name among its other arguments.
+    for (unsigned I = 1; I < Call->getNumArgs(); ++I)
+      if (mentions(Call->getArg(I), allNames()))
+        if (const Decl *Attr = lockDecl(Call->getArg(0)))
+          ReentrantAttrs.insert(Attr);
+    return true;
+  }
+
+  /// Applies the init calls, once every attribute object is known.
+  void finish() {
+    for (const CallExpr *Call : Inits) {
+      const ApiFunction *F = Ctx.Api.lookup(Call);
+      const Expr *Object = Call->getArg(F->Object >= 0 ? F->Object : 0);
+      const ApiLockKind *K = Ctx.Api.lockKindOf(Object->getType());
+      if (!K || K->ReentrantWhen.empty())
+        continue;
+      bool Recursive = false;
+      if (F->AttrArg >= 0 && unsigned(F->AttrArg) < Call->getNumArgs()) {
+        const Expr *AttrArg = Call->getArg(F->AttrArg);
+        const Decl *Attr = lockDecl(AttrArg);
+        Recursive = (Attr && ReentrantAttrs.count(Attr)) ||
+                    mentions(AttrArg, names(*K));
+      }
+      if (Recursive)
+        markReentrant(K, lockDecl(Object));
+    }
+  }
+
+  /// Whether the lock \p Path (of kind \p K) was made reentrant.
+  bool isReentrant(const ObjectPath &Path, const ApiLockKind *K) const {
+    if (AllOfKind.count(K))
+      return true;
+    const Decl *D = declOfPath(Path);
+    return D && Decls.count(D->getCanonicalDecl());
+  }
+
+private:
+  const Decl *lockDecl(const Expr *E) {
+    PathId P = Ctx.Paths.pathOf(E, Ctx.Api);
+    return P == UnknownPath ? nullptr : declOfPath(Ctx.Paths.get(P));
+  }
+
+  void noteInitializer(QualType T, const Decl *D, const Expr *Init) {
+    const ApiLockKind *K = Ctx.Api.lockKindOf(T);
+    if (!K || K->ReentrantWhen.empty() || T->isPointerType())
+      return;
+    if (mentions(Init, names(*K)))
+      markReentrant(K, D);
+  }
+
+  /// \p D of kind \p K is reentrant; when the code does not say which lock
+  /// (a parameter, an element), every lock of the kind may be.
+  void markReentrant(const ApiLockKind *K, const Decl *D) {
+    if (!D || isa<ParmVarDecl>(D))
+      AllOfKind.insert(K);
+    else
+      Decls.insert(D->getCanonicalDecl());
+  }
+
+  const llvm::StringSet<> &names(const ApiLockKind &K) {
+    auto [It, Inserted] = NamesOf.try_emplace(&K);
+    if (Inserted)
+      for (const std::string &N : K.ReentrantWhen)
+        It->second.insert(N);
+    return It->second;
+  }
+  const llvm::StringSet<> &allNames() {
+    if (!AllNamesKnown) {
+      AllNamesKnown = true;
+      for (const ApiLockKind *K : Ctx.Api.lockKinds())
+        for (const std::string &N : K->ReentrantWhen)
+          AllNames.insert(N);
+    }
+    return AllNames;
+  }
+
+  /// Whether \p E names one of \p Names: an enumerator or variable, or a macro
+  /// it is expanded from.
+  bool mentions(const Expr *E, const llvm::StringSet<> &Names) const {
+    if (!E || Names.empty())
+      return false;
+    for (SourceLocation Loc = E->getBeginLoc(); Loc.isMacroID();
+         Loc = SM.getImmediateMacroCallerLoc(Loc))
+      if (Names.count(
+              Lexer::getImmediateMacroName(Loc, SM, Ctx.AST.getLangOpts())))
+        return true;
+    if (const auto *DRE = dyn_cast<DeclRefExpr>(E))
+      if (DRE->getDecl()->getIdentifier() &&
+          Names.count(DRE->getDecl()->getName()))
+        return true;
+    for (const Stmt *Child : E->children())
+      if (const auto *CE = dyn_cast_or_null<Expr>(Child))
+        if (mentions(CE, Names))
+          return true;
+    return false;
+  }
+
+  AnalysisContext &Ctx;
+  const SourceManager &SM;
+  std::vector<const CallExpr *> Inits;
+  llvm::DenseSet<const Decl *> ReentrantAttrs;
+  llvm::DenseSet<const Decl *> Decls;
+  llvm::DenseSet<const ApiLockKind *> AllOfKind;
+  llvm::DenseMap<const ApiLockKind *, llvm::StringSet<>> NamesOf;
+  llvm::StringSet<> AllNames;
+  bool AllNamesKnown = false;
+};
+
+/// Whether \p Path names "some element" (`locks[i]`): two such names may be two
+/// locks.
+bool namesSomeElement(const ObjectPath &Path) {
+  return llvm::is_contained(Path.Components, "[]");
+}
+
+} // namespace
+
+void LockReacquireCheck::checkTranslationUnit(
+    AnalysisContext &Ctx, llvm::ArrayRef<const FunctionDecl *> Functions,
+    std::vector<Finding> &Findings) {
+  const SourceManager &SM = Ctx.AST.getSourceManager();
+  struct Candidate {
+    const FunctionResult *Result;
+    const LockAcquisition *At;
+    PathId Lock;
+    const ApiLockKind *Kind;
+  };
+  std::vector<Candidate> Candidates;
+  for (const FunctionDecl *FD : Functions) {
+    const FunctionResult &R = Ctx.analyze(FD);
+    if (!R.Analyzed)
+      continue;
+    for (const LockAcquisition &A : R.Acquisitions) {
+      if (A.Try)
+        continue;
+      for (size_t I = 0; I < A.Locks.size(); ++I) {
+        PathId L = A.Locks[I];
+        bool Again = llvm::is_contained(A.Held, L) ||
+                     llvm::is_contained(llvm::ArrayRef(A.Locks).take_front(I), L);
+        if (!Again)
+          continue;
+        const ApiLockKind *K = Ctx.lockKind(L);
+        if (!K || K->Reentrant || K->Counting ||
+            namesSomeElement(Ctx.Paths.get(L)))
+          continue;
+        Candidates.push_back({&R, &A, L, K});
+      }
+    }
+  }
+  if (Candidates.empty())
+    return;
+  // Only now, when there is something to report: what the file initializes
+  // reentrant.
+  ReentrantInits Inits(Ctx);
+  Inits.TraverseDecl(Ctx.AST.getTranslationUnitDecl());
+  Inits.finish();
+  for (const Candidate &C : Candidates) {
+    if (Inits.isReentrant(Ctx.Paths.get(C.Lock), C.Kind))
+      continue;
+    const LockAcquisition &A = *C.At;
+    std::string Lock = Ctx.Paths.display(C.Lock);
+    std::string Why = "'" + C.Kind->Class + "' is not reentrant (self-deadlock)";
+    Finding F;
+    F.Check = std::string(name());
+    F.Loc = A.Path.front().Loc;
+    F.Function = C.Result->Function;
+    if (A.Path.size() == 1)
+      F.Message = "acquiring '" + Lock + "' again while it is held: " + Why;
+    else
+      F.Message = "call to '" + A.Path.front().Callee + "' acquires '" + Lock +
+                  "' while it is held: " + Why;
+    WitnessPath First = heldSite(*C.Result, C.Lock, A, SM);
+    std::string Note = "'" + Lock + "' first acquired here";
+    if (!First.front().Callee.empty())
+      Note += " (by '" + First.front().Callee + "')";
+    if (First.front().Loc != F.Loc)
+      F.Notes.push_back({First.front().Loc, Note});
+    if (A.Path.size() > 1) {
+      const WitnessStep &Inner = A.Path.back();
+      F.Notes.push_back(
+          {Inner.Loc, "'" + Lock + "' acquired again here, in '" +
+                          (Inner.Function ? Inner.Function->getNameAsString()
+                                          : std::string("?")) +
+                          "'"});
+    }
+    Findings.push_back(std::move(F));
+  }
+}
+
+} // namespace ipcheck
