@@ -30,7 +30,8 @@ const Decl *declOfPath(const ObjectPath &P) {
 /// tables' `reentrant_when`.
 class ReentrantInits : public RecursiveASTVisitor<ReentrantInits> {
 public:
-  ReentrantInits(AnalysisContext &Ctx) : Ctx(Ctx), SM(Ctx.AST.getSourceManager()) {}
+  ReentrantInits(AnalysisContext &Ctx)
+      : Ctx(Ctx), SM(Ctx.AST.getSourceManager()) {}
 
   bool TraverseDecl(Decl *D) {
     if (!D)
@@ -211,8 +212,9 @@ void LockReacquireCheck::checkTranslationUnit(
         continue;
       for (size_t I = 0; I < A.Locks.size(); ++I) {
         PathId L = A.Locks[I];
-        bool Again = llvm::is_contained(A.Held, L) ||
-                     llvm::is_contained(llvm::ArrayRef(A.Locks).take_front(I), L);
+        bool Again =
+            llvm::is_contained(A.Held, L) ||
+            llvm::is_contained(llvm::ArrayRef(A.Locks).take_front(I), L);
         if (!Again)
           continue;
         const ApiLockKind *K = Ctx.lockKind(L);
@@ -235,7 +237,8 @@ void LockReacquireCheck::checkTranslationUnit(
       continue;
     const LockAcquisition &A = *C.At;
     std::string Lock = Ctx.Paths.display(C.Lock);
-    std::string Why = "'" + C.Kind->Class + "' is not reentrant (self-deadlock)";
+    std::string Why =
+        "'" + C.Kind->Class + "' is not reentrant (self-deadlock)";
     Finding F;
     F.Check = std::string(name());
     F.Loc = A.Path.front().Loc;

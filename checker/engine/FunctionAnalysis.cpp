@@ -789,8 +789,7 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
       if (Final)
         recordAcquisition(Locks, /*Try=*/false, Loc, St);
       St.Held.insert(Locks.begin(), Locks.end());
-    }
-    else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method))
+    } else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method))
       for (PathId L : Locks)
         St.release(L);
     if (!Info.Api)
@@ -1470,7 +1469,8 @@ BlockBound FunctionAnalyzer::boundOf(const CallExpr *Call,
     return BlockBound::Timed; // A timed wait by its nature.
   if (!HasTimeout || (Timeout && *Timeout < 0))
     return BlockBound::Unbounded;
-  return BlockBound::Timed; // A positive timeout, or one only known at run time.
+  return BlockBound::Timed; // A positive timeout, or one only known at run
+                            // time.
 }
 
 void FunctionAnalyzer::recordBlocking(const CallExpr *Call,

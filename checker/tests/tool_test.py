@@ -281,6 +281,39 @@ def plugin(*args, source):
                 "-I", os.path.join(ARGS.corpus, "include"), *args, source], cwd=ARGS.work)
 
 
+def test_check_options():
+    rc, out = tool(inp("timeouts.cpp"), flags=[])
+    expect("by default a call with a timeout under a lock is not reported",
+           rc == 0 and len(warnings(out)) == 1 and "'get'" in out, out)
+    rc, out = tool("--check-option=ipc-blocking-under-lock.StrictTimeouts=true", inp("timeouts.cpp"),
+                   flags=[])
+    ws = warnings(out)
+    expect("--check-option=ipc-blocking-under-lock.StrictTimeouts=true reports it too",
+           rc == 0 and len(ws) == 2 and any("'wait'" in w and "timeout" in w for w in ws), out)
+    rc, out = plugin("-Xclang", "-plugin-arg-ipcheck", "-Xclang",
+                     "check-option=ipc-blocking-under-lock.StrictTimeouts=true", source=inp("timeouts.cpp"))
+    expect("plugin check-option= sets StrictTimeouts", rc == 0 and len(warnings(out)) == 2, out)
+    rc, out = plugin("-Xclang", "-plugin-arg-ipcheck", "-Xclang",
+                     "check-option=ipc-blocking-under-lock.StrictTimeouts=false", source=inp("timeouts.cpp"))
+    expect("plugin check-option= can set it back to false", rc == 0 and len(warnings(out)) == 1, out)
+    for option, why in (("ipc-blocking-under-lock.Strict=true", "unknown check option"),
+                        ("ipc-no-such-check.StrictTimeouts=true", "unknown check 'ipc-no-such-check'"),
+                        ("ipc-blocking-under-lock.StrictTimeouts=maybe", "invalid value 'maybe'"),
+                        ("ipc-blocking-under-lock.StrictTimeouts", "malformed check option"),
+                        ("StrictTimeouts=true", "malformed check option")):
+        rc, out = tool(f"--check-option={option}", inp("timeouts.cpp"), flags=[])
+        expect(f"the tool rejects --check-option={option} (exit 2: {why})",
+               rc == 2 and f"ipcheck: error: {why}" in out and not warnings(out), out)
+        rc, out = plugin("-Xclang", "-plugin-arg-ipcheck", "-Xclang", f"check-option={option}",
+                         source=inp("timeouts.cpp"))
+        expect(f"the plugin rejects check-option={option} with a clang error ({why})",
+               rc != 0 and re.search(r"error: ipcheck plugin: " + re.escape(why), out) is not None, out)
+    rc, out = tool("--list-checks")
+    expect("--list-checks shows the new checks and the option",
+           rc == 0 and "ipc-lock-reacquire\t" in out and "ipc-blocking-under-lock\t" in out
+           and "ipc-blocking-under-lock.StrictTimeouts" in out, out)
+
+
 def test_fixits():
     rc, out = plugin("-fdiagnostics-parseable-fixits", source=inp("lost_update.cpp"))
     fixes = re.findall(r'^fix-it:".*lost_update.cpp":\{(\d+):(\d+)-(\d+):(\d+)\}:"(.*)"$', out, re.M)
@@ -309,7 +342,8 @@ def main():
     shutil.rmtree(ARGS.work, ignore_errors=True)
     os.makedirs(ARGS.work)
     for test in (test_version_and_list, test_exit_status, test_checks_filter, test_same_text_as_plugin,
-                 test_nolint, test_baseline, test_sarif, test_madeup_library, test_compilation_database, test_fixits):
+                 test_nolint, test_baseline, test_sarif, test_madeup_library, test_compilation_database, test_fixits,
+                 test_check_options):
         test()
     if FAILURES:
         print(f"{len(FAILURES)} failed: {FAILURES}")
