@@ -201,6 +201,7 @@ void LockReacquireCheck::checkTranslationUnit(
     const LockAcquisition *At;
     PathId Lock;
     const ApiLockKind *Kind;
+    bool AroundLoop; ///< Held from the previous iteration of a loop.
   };
   std::vector<Candidate> Candidates;
   for (const FunctionDecl *FD : Functions) {
@@ -208,20 +209,23 @@ void LockReacquireCheck::checkTranslationUnit(
     if (!R.Analyzed)
       continue;
     for (const LockAcquisition &A : R.Acquisitions) {
-      if (A.Try)
+      // A try-lock fails instead of waiting; a shared one may be held shared
+      // already (an exclusive one after it is reported).
+      if (A.Try || A.Shared)
         continue;
       for (size_t I = 0; I < A.Locks.size(); ++I) {
         PathId L = A.Locks[I];
         bool Again =
             llvm::is_contained(A.Held, L) ||
             llvm::is_contained(llvm::ArrayRef(A.Locks).take_front(I), L);
-        if (!Again)
+        bool AroundLoop = !Again && llvm::is_contained(A.HeldAroundLoop, L);
+        if (!Again && !AroundLoop)
           continue;
         const ApiLockKind *K = Ctx.lockKind(L);
         if (!K || K->Reentrant || K->Counting ||
             namesSomeElement(Ctx.Paths.get(L)))
           continue;
-        Candidates.push_back({&R, &A, L, K});
+        Candidates.push_back({&R, &A, L, K, AroundLoop});
       }
     }
   }
@@ -243,16 +247,23 @@ void LockReacquireCheck::checkTranslationUnit(
     F.Check = std::string(name());
     F.Loc = A.Path.front().Loc;
     F.Function = C.Result->Function;
+    std::string When = C.AroundLoop
+                           ? " while it is held from the previous iteration: "
+                           : " while it is held: ";
     if (A.Path.size() == 1)
-      F.Message = "acquiring '" + Lock + "' again while it is held: " + Why;
+      F.Message = "acquiring '" + Lock + "' again" + When + Why;
     else
       F.Message = "call to '" + A.Path.front().Callee + "' acquires '" + Lock +
-                  "' while it is held: " + Why;
+                  "'" + When + Why;
     WitnessPath First = heldSite(*C.Result, C.Lock, A, SM);
     std::string Note = "'" + Lock + "' first acquired here";
     if (!First.front().Callee.empty())
       Note += " (by '" + First.front().Callee + "')";
-    if (First.front().Loc != F.Loc)
+    // Around a loop, the acquisition may be its own first one: then the
+    // function's location is all heldSite knows, and no note is worth it.
+    bool OwnFirst = C.Result->Function &&
+                    First.front().Loc == C.Result->Function->getLocation();
+    if (First.front().Loc != F.Loc && !OwnFirst)
       F.Notes.push_back({First.front().Loc, Note});
     if (A.Path.size() > 1) {
       const WitnessStep &Inner = A.Path.back();

@@ -23,6 +23,7 @@ struct YamlFunction {
   int Timeout = -1;
   int BlockFlag = -1;
   int Attr = -1;
+  bool Shared = false;
 };
 struct YamlLockKind {
   std::string Class;
@@ -34,6 +35,7 @@ struct YamlGuard {
   std::string Class;
   std::vector<std::string> Lock;
   std::vector<std::string> Unlock;
+  bool Shared = false;
 };
 struct YamlTable {
   std::string Library;
@@ -59,6 +61,7 @@ template <> struct MappingTraits<YamlFunction> {
     Io.mapOptional("timeout", F.Timeout);
     Io.mapOptional("block_flag", F.BlockFlag);
     Io.mapOptional("attr", F.Attr);
+    Io.mapOptional("shared", F.Shared);
   }
 };
 template <> struct MappingTraits<YamlLockKind> {
@@ -74,6 +77,7 @@ template <> struct MappingTraits<YamlGuard> {
     Io.mapRequired("class", G.Class);
     Io.mapOptional("lock", G.Lock);
     Io.mapOptional("unlock", G.Unlock);
+    Io.mapOptional("shared", G.Shared);
   }
 };
 template <> struct MappingTraits<YamlTable> {
@@ -152,6 +156,7 @@ llvm::Error ApiTable::loadText(llvm::StringRef Text, llvm::StringRef Name) {
     Fn.TimeoutArg = F.Timeout;
     Fn.BlockFlagArg = F.BlockFlag;
     Fn.AttrArg = F.Attr;
+    Fn.Shared = F.Shared;
     llvm::StringRef Qualified(Fn.Name);
     size_t Sep = Qualified.rfind("::");
     if (Sep != llvm::StringRef::npos)
@@ -159,7 +164,7 @@ llvm::Error ApiTable::loadText(llvm::StringRef Text, llvm::StringRef Name) {
     Functions[Fn.Name] = std::move(Fn);
   }
   for (const YamlGuard &G : Table.Guards)
-    Guards[G.Class] = ApiGuard{G.Class, G.Lock, G.Unlock};
+    Guards[G.Class] = ApiGuard{G.Class, G.Lock, G.Unlock, G.Shared};
   for (const YamlLockKind &L : Table.Locks)
     LockKinds[L.Class] =
         ApiLockKind{L.Class, L.Reentrant, L.Counting, L.ReentrantWhen};

@@ -91,6 +91,8 @@ struct ApiFunction {
   /// A blocking call's `block` flag: false returns at once.
   int BlockFlagArg = -1;
   int AttrArg = -1; ///< For an init: the argument with the attributes.
+  /// A shared (reader) acquisition: the holder may take the lock so again.
+  bool Shared = false;
 };
 
 /// An RAII guard class: its constructor acquires the locks passed to it, its
@@ -99,6 +101,7 @@ struct ApiGuard {
   std::string Class;
   std::vector<std::string> LockMembers;
   std::vector<std::string> UnlockMembers;
+  bool Shared = false; ///< Takes its locks shared (`std::shared_lock`).
 };
 
 struct ApiLockKind {

@@ -29,6 +29,10 @@ using ReadSet = std::set<ReadKey>;
 struct State {
   bool Reached = false;
   LockSet Held;
+  /// Locks held when control comes back around a loop to here (on some back
+  /// edge, for sure on it) and not let go of since: taken again here, they
+  /// are taken by their holder on the next iteration.
+  LockSet LoopHeld;
   std::map<ReadKey, LockSet> Live; ///< Read -> locks held continuously since.
   std::map<const ValueDecl *, ReadSet> VarTaint;
   /// The branch outcomes this point depends on: (block ID, successor index). A
@@ -39,7 +43,8 @@ struct State {
   std::set<ReadKey> Pending;
 
   bool operator==(const State &O) const {
-    return Reached == O.Reached && Held == O.Held && Live == O.Live &&
+    return Reached == O.Reached && Held == O.Held && LoopHeld == O.LoopHeld &&
+           Live == O.Live &&
            VarTaint == O.VarTaint && Branches == O.Branches &&
            Pending == O.Pending;
   }
@@ -77,6 +82,7 @@ struct State {
     std::set_intersection(Held.begin(), Held.end(), O.Held.begin(),
                           O.Held.end(), std::inserter(Both, Both.begin()));
     Held = std::move(Both);
+    LoopHeld.insert(O.LoopHeld.begin(), O.LoopHeld.end());
     for (const auto &[Key, Locks] : O.Live) {
       auto It = Live.find(Key);
       if (It == Live.end()) {
@@ -96,6 +102,7 @@ struct State {
 
   void release(PathId Lock) {
     Held.erase(Lock);
+    LoopHeld.erase(Lock);
     for (auto &Entry : Live)
       Entry.second.erase(Lock);
   }
@@ -204,7 +211,8 @@ private:
   void recordAction(ActionFact Fact, const ReadSet &Data, const CFGBlock *B,
                     const State &St);
   void recordAcquisition(std::vector<PathId> Locks, bool Try,
-                         SourceLocation Loc, const State &St);
+                         SourceLocation Loc, const State &St,
+                         bool Shared = false);
   BlockBound boundOf(const CallExpr *Call, const ApiFunction &F) const;
   void recordBlocking(const CallExpr *Call, const ApiFunction &F,
                       const std::vector<const Expr *> &Objects,
@@ -218,6 +226,8 @@ private:
   std::optional<bool> successWhenTrue(const Expr *Cond,
                                       const CallExpr *&Call) const;
   State edgeState(const CFGBlock *Pred, unsigned SuccIndex) const;
+  void noteHeldAroundLoop(const CFGBlock *Latch, const State &Back,
+                          State &In) const;
 
   const FunctionDecl *FD;
   AnalysisContext &Ctx;
@@ -787,7 +797,8 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     std::vector<PathId> Locks = locksOf(MC->getImplicitObjectArgument());
     if (llvm::is_contained(Info.GuardOfObject->LockMembers, Method)) {
       if (Final)
-        recordAcquisition(Locks, /*Try=*/false, Loc, St);
+        recordAcquisition(Locks, /*Try=*/false, Loc, St,
+                          Info.GuardOfObject->Shared);
       St.Held.insert(Locks.begin(), Locks.end());
     } else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method))
       for (PathId L : Locks)
@@ -814,7 +825,7 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
           Locks.push_back(L);
       recordAcquisition(std::move(Locks),
                         !(Roles & RoleAcquire) || Info.IsBranchCondition, Loc,
-                        St);
+                        St, F->Shared);
     }
     if ((Roles & RoleAcquire) && !Info.IsBranchCondition)
       for (const Expr *O : Objects)
@@ -908,8 +919,15 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
           Ctx.LockKinds.try_emplace(Mine, K);
         LockAcquisition A;
         A.Locks = {Mine};
+        A.Shared = T.Shared;
         A.Path = Prefixed(T.Path);
         A.Held.assign(AtCall.begin(), AtCall.end());
+        for (PathId L : St.LoopHeld)
+          if (!AtCall.count(L) &&
+              !llvm::any_of(S->Releases, [&](PathId R) {
+                return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
+              }))
+            A.HeldAroundLoop.push_back(L);
         for (const auto &[Inner, Where] : T.HeldInside)
           if (PathId H = Ctx.Paths.substitute(Inner, Call, Ctx.Api))
             A.HeldInside.push_back({H, Prefixed(Where)});
@@ -1002,7 +1020,8 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
       }
       GuardLocks[VD] = Locks;
       if (Final && (Acquires || Tries))
-        recordAcquisition(Locks, /*Try=*/!Acquires, VD->getLocation(), St);
+        recordAcquisition(Locks, /*Try=*/!Acquires, VD->getLocation(), St,
+                          Ctx.Api.lookupGuard(RD)->Shared);
       if (Acquires) {
         // Each lock a guard takes is an acquisition, as a call to lock() is
         // (what lock-order and re-acquisition checks need).
@@ -1253,6 +1272,34 @@ State FunctionAnalyzer::edgeState(const CFGBlock *Pred,
   return St;
 }
 
+/// What is held on the way back around a loop: on the back edge, or on each
+/// way into the latch when the latch itself does nothing to locks (clang's
+/// empty loop-back block, a for loop's increment), so that a `continue` that
+/// keeps a lock is seen apart from the paths that let go of it.
+void FunctionAnalyzer::noteHeldAroundLoop(const CFGBlock *Latch,
+                                          const State &Back, State &In) const {
+  In.LoopHeld.insert(Back.Held.begin(), Back.Held.end());
+  for (const CFGElement &E : *Latch) {
+    if (std::optional<CFGStmt> CS = E.getAs<CFGStmt>()) {
+      if (Calls.count(CS->getStmt()) || isa<DeclStmt>(CS->getStmt()))
+        return;
+    } else if (E.getAs<CFGAutomaticObjDtor>()) {
+      return;
+    }
+  }
+  for (auto P = Latch->pred_begin(); P != Latch->pred_end(); ++P) {
+    const CFGBlock *Pred = P->getReachableBlock();
+    if (!Pred || !OutStates[Pred->getBlockID()].Reached)
+      continue;
+    unsigned Index = 0;
+    for (auto S = Pred->succ_begin(); S != Pred->succ_end(); ++S, ++Index)
+      if (S->getReachableBlock() == Latch) {
+        State Edge = edgeState(Pred, Index);
+        In.LoopHeld.insert(Edge.Held.begin(), Edge.Held.end());
+      }
+  }
+}
+
 void FunctionAnalyzer::run() {
   const Stmt *Body = FD->getBody();
   scan(Body);
@@ -1319,8 +1366,14 @@ void FunctionAnalyzer::run() {
           continue;
         unsigned Index = 0;
         for (auto S = Pred->succ_begin(); S != Pred->succ_end(); ++S, ++Index)
-          if (S->getReachableBlock() == B)
-            In.join(edgeState(Pred, Index));
+          if (S->getReachableBlock() == B) {
+            State Edge = edgeState(Pred, Index);
+            In.join(Edge);
+            bool BackEdge = Order[Pred->getBlockID()] != ~0u &&
+                            Order[Pred->getBlockID()] >= Order[B->getBlockID()];
+            if (BackEdge && Edge.Reached)
+              noteHeldAroundLoop(Pred, Edge, In);
+          }
       }
       In.dropJoinedBranches(BlocksByID);
     }
@@ -1331,8 +1384,15 @@ void FunctionAnalyzer::run() {
       continue;
     OutStates[B->getBlockID()] = std::move(St);
     for (auto S = B->succ_begin(); S != B->succ_end(); ++S)
-      if (const CFGBlock *Succ = S->getReachableBlock())
+      if (const CFGBlock *Succ = S->getReachableBlock()) {
         Work.insert({Order[Succ->getBlockID()], Succ});
+        // A loop header looks through its latch (noteHeldAroundLoop): what
+        // reaches the latch matters to it even when the latch's state stays.
+        for (auto H = Succ->succ_begin(); H != Succ->succ_end(); ++H)
+          if (const CFGBlock *Header = H->getReachableBlock();
+              Header && Order[Succ->getBlockID()] >= Order[Header->getBlockID()])
+            Work.insert({Order[Header->getBlockID()], Header});
+      }
   }
 
   // Which reads decide each branch, as of the end of its block.
@@ -1388,14 +1448,19 @@ void FunctionAnalyzer::run() {
 }
 
 void FunctionAnalyzer::recordAcquisition(std::vector<PathId> Locks, bool Try,
-                                         SourceLocation Loc, const State &St) {
+                                         SourceLocation Loc, const State &St,
+                                         bool Shared) {
   if (Locks.empty())
     return;
   LockAcquisition A;
   A.Locks = std::move(Locks);
   A.Try = Try;
+  A.Shared = Shared;
   A.Path = {WitnessStep{Loc, "", FD}};
   A.Held.assign(St.Held.begin(), St.Held.end());
+  for (PathId L : St.LoopHeld)
+    if (!St.Held.count(L))
+      A.HeldAroundLoop.push_back(L);
   Out.Acquisitions.push_back(std::move(A));
 }
 
@@ -1408,7 +1473,7 @@ void FunctionAnalyzer::summarizeTakes() {
   const SourceManager &SM = Ctx.AST.getSourceManager();
   // One site per lock and set of locks held inside: enough for every order a
   // caller can see, and bounded.
-  std::set<std::pair<PathId, std::vector<PathId>>> Seen;
+  std::set<std::tuple<PathId, bool, std::vector<PathId>>> Seen;
   for (const LockAcquisition &A : Out.Acquisitions) {
     if (A.Try)
       continue;
@@ -1417,6 +1482,7 @@ void FunctionAnalyzer::summarizeTakes() {
         continue;
       TakeSite T;
       T.Lock = L;
+      T.Shared = A.Shared;
       T.Path = A.Path;
       for (PathId H : A.Held)
         if (Exportable(H) && H != L)
@@ -1428,7 +1494,7 @@ void FunctionAnalyzer::summarizeTakes() {
       for (const auto &Inner : T.HeldInside)
         HeldLocks.push_back(Inner.first);
       llvm::sort(HeldLocks);
-      if (Seen.insert({L, HeldLocks}).second)
+      if (Seen.insert({L, A.Shared, HeldLocks}).second)
         Out.Summary.TakeSites.push_back(std::move(T));
     }
   }

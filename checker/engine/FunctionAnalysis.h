@@ -108,8 +108,14 @@ struct LockAcquisition {
   /// A try-lock (or an acquisition whose success a branch tests): it never
   /// waits, so it cannot be the step that deadlocks.
   bool Try = false;
+  /// Taken shared (a reader's `pthread_rwlock_rdlock`, `std::shared_lock`):
+  /// its holder may take it so again.
+  bool Shared = false;
   WitnessPath Path;
   std::vector<PathId> Held; ///< Must be held just before, in this function.
+  /// Not in Held, but held on some way back around a loop to here (for sure
+  /// on that way): taken again on the next iteration.
+  std::vector<PathId> HeldAroundLoop;
   /// Locks the helper itself held when it acquired, restated in this
   /// function's terms, with the way to where each was taken.
   std::vector<std::pair<PathId, WitnessPath>> HeldInside;
@@ -138,6 +144,7 @@ struct BlockingCall {
 /// A lock a function acquires, for its callers.
 struct TakeSite {
   PathId Lock = UnknownPath;
+  bool Shared = false;
   WitnessPath Path; ///< Inside the function.
   /// Locks of the function's own held there (parameters, `this`, globals).
   std::vector<std::pair<PathId, WitnessPath>> HeldInside;

@@ -1,6 +1,7 @@
 //===- EngineTest.cpp - Unit tests of the analysis engine -----------------===//
 
 #include "engine/ApiTable.h"
+#include "engine/Driver.h"
 #include "engine/FunctionAnalysis.h"
 #include "engine/LockOrder.h"
 #include "engine/Reporter.h"
@@ -257,6 +258,51 @@ TEST(ApiTable, ShippedTablesLoad) {
   EXPECT_NE(T.lookupName("std::atomic::fetch_add"), nullptr);
   EXPECT_NE(T.lookupName("boost::interprocess::message_queue::receive"),
             nullptr);
+}
+
+TEST(ApiTable, ReadsWaitAndReentrancyAttributes) {
+  ApiTable T;
+  ASSERT_FALSE(static_cast<bool>(T.loadText(R"(
+library: acme
+locks:
+  - { class: 'acme::Mutex', reentrant_when: [ACME_RECURSIVE] }
+  - { class: 'acme::Sem', counting: true }
+guards:
+  - { class: 'acme::ReaderGuard', shared: true }
+functions:
+  - { name: 'acme::Chan::get', roles: [block], block_flag: 0, timeout: 1 }
+  - { name: 'acme::Chan::get_for', roles: [timed_block] }
+  - { name: 'acme_mutex_init', roles: [init], attr: 1 }
+  - { name: 'acme::Mutex::lock_shared', roles: [acquire], shared: true }
+)",
+                                            "acme")));
+  const ApiFunction *Get = T.lookupName("acme::Chan::get");
+  ASSERT_NE(Get, nullptr);
+  EXPECT_EQ(Get->BlockFlagArg, 0);
+  EXPECT_EQ(Get->TimeoutArg, 1);
+  EXPECT_EQ(T.lookupName("acme::Chan::get_for")->Roles, unsigned(RoleTimedBlock));
+  EXPECT_EQ(T.lookupName("acme_mutex_init")->AttrArg, 1);
+  EXPECT_TRUE(T.lookupName("acme::Mutex::lock_shared")->Shared);
+  EXPECT_TRUE(T.lookupLockKindName("acme::Sem")->Counting);
+  EXPECT_EQ(T.lookupLockKindName("acme::Mutex")->ReentrantWhen,
+            std::vector<std::string>{"ACME_RECURSIVE"});
+  EXPECT_FALSE(T.lookupLockKindName("acme::Mutex")->Reentrant);
+}
+
+TEST(RunConfig, CheckOptionsAreValidated) {
+  RunConfig Config;
+  EXPECT_FALSE(static_cast<bool>(
+      Config.setCheckOption("ipc-blocking-under-lock.StrictTimeouts=true")));
+  for (const char *Bad :
+       {"ipc-blocking-under-lock.StrictTimeouts=yes",
+        "ipc-blocking-under-lock.NoSuchOption=true",
+        "ipc-no-such-check.StrictTimeouts=true",
+        "ipc-blocking-under-lock.StrictTimeouts", "=true",
+        "ipc-check-then-act.StrictTimeouts=true"}) {
+    llvm::Error E = Config.setCheckOption(Bad);
+    EXPECT_TRUE(static_cast<bool>(E)) << Bad;
+    llvm::consumeError(std::move(E));
+  }
 }
 
 } // namespace

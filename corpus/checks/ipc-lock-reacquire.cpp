@@ -202,12 +202,56 @@ void bad19_std_lock_then_lock() {
 }
 
 // A loop that takes the lock on every iteration and never lets go: the second iteration
-// deadlocks, but on entry to the loop the lock is not held, so no path holds it for sure.
-void fixme1_lock_in_loop_without_unlock() {
+// deadlocks (the lock is not held on entry, but it is for sure when the loop comes back).
+void bad20_lock_in_loop_without_unlock() {
   for (int i = 0; i < 3; ++i) {
-    pthread_mutex_lock(&queue_mu);  // FIXME: should warn (held from the previous iteration)
+    pthread_mutex_lock(&queue_mu);  // expected-warning{{acquiring 'queue_mu' again while it is held from the previous iteration: 'pthread_mutex_t' is not reentrant (self-deadlock) [ipc-lock-reacquire]}}
     work();
   }
+}
+
+// The same when one way round the loop (a `continue`) keeps the lock.
+void bad21_continue_keeps_the_lock(int n) {
+  int i = 0;
+  while (i < n) {
+    ++i;
+    jobs_lock.acquire();  // expected-warning{{acquiring 'jobs_lock' again while it is held from the previous iteration: 'mp::Lock' is not reentrant (self-deadlock) [ipc-lock-reacquire]}}
+    if (!ready())
+      continue;  // forgot to release
+    work();
+    jobs_lock.release();
+  }
+}
+
+// A lock held across the loop and taken again inside it, on the first iteration already.
+void fixme1_held_before_the_loop() {
+  pthread_mutex_lock(&queue_mu);
+  for (int i = 0; i < 3; ++i) {
+    pthread_mutex_lock(&queue_mu);  // FIXME: should warn (held on entry, let go inside: no path holds it for sure)
+    work();
+    pthread_mutex_unlock(&queue_mu);
+  }
+}
+
+// A loop that lets go before it comes back, and one that takes the lock back at the end of
+// its body after letting go at the start: nothing is held around either.
+void ok25_loop_lets_go_before_coming_back() {
+  for (int i = 0; i < 3; ++i) {
+    pthread_mutex_lock(&queue_mu);
+    if (!ready()) {
+      pthread_mutex_unlock(&queue_mu);
+      continue;
+    }
+    work();
+    pthread_mutex_unlock(&queue_mu);
+  }
+  pthread_mutex_lock(&queue_mu);
+  while (!ready()) {
+    pthread_mutex_unlock(&queue_mu);
+    work();
+    pthread_mutex_lock(&queue_mu);
+  }
+  pthread_mutex_unlock(&queue_mu);
 }
 
 // --- ok: reentrant locks ------------------------------------------------------------------------
