@@ -44,8 +44,7 @@ struct State {
 
   bool operator==(const State &O) const {
     return Reached == O.Reached && Held == O.Held && LoopHeld == O.LoopHeld &&
-           Live == O.Live &&
-           VarTaint == O.VarTaint && Branches == O.Branches &&
+           Live == O.Live && VarTaint == O.VarTaint && Branches == O.Branches &&
            Pending == O.Pending;
   }
 
@@ -923,8 +922,7 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
         A.Path = Prefixed(T.Path);
         A.Held.assign(AtCall.begin(), AtCall.end());
         for (PathId L : St.LoopHeld)
-          if (!AtCall.count(L) &&
-              !llvm::any_of(S->Releases, [&](PathId R) {
+          if (!AtCall.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
                 return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
               }))
             A.HeldAroundLoop.push_back(L);
@@ -1390,7 +1388,8 @@ void FunctionAnalyzer::run() {
         // reaches the latch matters to it even when the latch's state stays.
         for (auto H = Succ->succ_begin(); H != Succ->succ_end(); ++H)
           if (const CFGBlock *Header = H->getReachableBlock();
-              Header && Order[Succ->getBlockID()] >= Order[Header->getBlockID()])
+              Header &&
+              Order[Succ->getBlockID()] >= Order[Header->getBlockID()])
             Work.insert({Order[Header->getBlockID()], Header});
       }
   }

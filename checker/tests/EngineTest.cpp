@@ -280,7 +280,8 @@ functions:
   ASSERT_NE(Get, nullptr);
   EXPECT_EQ(Get->BlockFlagArg, 0);
   EXPECT_EQ(Get->TimeoutArg, 1);
-  EXPECT_EQ(T.lookupName("acme::Chan::get_for")->Roles, unsigned(RoleTimedBlock));
+  EXPECT_EQ(T.lookupName("acme::Chan::get_for")->Roles,
+            unsigned(RoleTimedBlock));
   EXPECT_EQ(T.lookupName("acme_mutex_init")->AttrArg, 1);
   EXPECT_TRUE(T.lookupName("acme::Mutex::lock_shared")->Shared);
   EXPECT_TRUE(T.lookupLockKindName("acme::Sem")->Counting);
@@ -293,12 +294,11 @@ TEST(RunConfig, CheckOptionsAreValidated) {
   RunConfig Config;
   EXPECT_FALSE(static_cast<bool>(
       Config.setCheckOption("ipc-blocking-under-lock.StrictTimeouts=true")));
-  for (const char *Bad :
-       {"ipc-blocking-under-lock.StrictTimeouts=yes",
-        "ipc-blocking-under-lock.NoSuchOption=true",
-        "ipc-no-such-check.StrictTimeouts=true",
-        "ipc-blocking-under-lock.StrictTimeouts", "=true",
-        "ipc-check-then-act.StrictTimeouts=true"}) {
+  for (const char *Bad : {"ipc-blocking-under-lock.StrictTimeouts=yes",
+                          "ipc-blocking-under-lock.NoSuchOption=true",
+                          "ipc-no-such-check.StrictTimeouts=true",
+                          "ipc-blocking-under-lock.StrictTimeouts", "=true",
+                          "ipc-check-then-act.StrictTimeouts=true"}) {
     llvm::Error E = Config.setCheckOption(Bad);
     EXPECT_TRUE(static_cast<bool>(E)) << Bad;
     llvm::consumeError(std::move(E));
