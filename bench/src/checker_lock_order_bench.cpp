@@ -5,9 +5,11 @@
 // The facts are made up once, before the timing, in the shape real units give: each unit takes
 // 20 locks (12 of a program-wide pool of globals and class members, 8 of its own: statics and
 // locals) and orders them in 50 edges, a fifth of them through a helper (a two-step witness)
-// and some inside a gate lock. The pool has one order that nearly every unit follows; one unit
-// in a hundred takes two pool locks the other way round, so that the merge has cycles across
-// files to find and describe, as a real code base would before its first merge is clean.
+// and some inside a gate lock; 20 of its functions take a lock each for callers in other units,
+// and it makes 10 calls into other units' functions with a lock held. The pool has one order that
+// nearly every unit follows; one unit in a hundred takes two pool locks the other way round, so
+// that the merge has cycles across files to find and describe, as a real code base would before its
+// first merge is clean.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -27,6 +29,8 @@ constexpr int kPoolLocks = 400;
 constexpr int kSharedPerUnit = 12;
 constexpr int kOwnPerUnit = 8;
 constexpr int kEdgesPerUnit = 50;
+constexpr int kTakesPerUnit = 20;
+constexpr int kCallsPerUnit = 10;
 
 // A lock as a unit names it, with its place in the program's one order.
 struct Lock {
@@ -44,6 +48,10 @@ ipcheck::LockOrderFact::Step step(const std::string& file, unsigned line, const 
                                   const std::string& callee = "") {
   return {file, line, 5, callee, fn};
 }
+
+// Filled by make_unit, for add_calls: each unit's locks, and the rank of each exported take.
+std::vector<std::vector<Lock>> locks_of_units;
+std::vector<int> ranks_of_takes;
 
 ipcheck::LockOrderFacts make_unit(int u, std::mt19937& rng) {
   const std::string file =
@@ -97,7 +105,41 @@ ipcheck::LockOrderFacts make_unit(int u, std::mt19937& rng) {
     if (facts.Edges.size() % 7 == 0 && x > 0) f.Gate = {locks[0].name.Key};
     facts.Edges.push_back(std::move(f));
   }
+  for (int k = 0; k < kTakesPerUnit; ++k) {
+    const Lock& lock = locks[pick(rng)];
+    const std::string fn = "ns" + std::to_string(u) + "::api" + std::to_string(k);
+    facts.Takes.push_back({fn + "()", lock.name, lock.name.Name, {step(file, 400 + k, fn)}});
+    ranks_of_takes.push_back(lock.rank);
+  }
+  locks_of_units.push_back(std::move(locks));
   return facts;
+}
+
+// Calls from each unit into the functions other units export, each with a lock held that
+// comes earlier in the program's order than the one the callee takes.
+void add_calls(std::vector<ipcheck::LockOrderFacts>& units, std::mt19937& rng) {
+  std::uniform_int_distribution<int> unit(0, kUnits - 1), take(0, kTakesPerUnit - 1);
+  for (int u = 0; u < kUnits; ++u) {
+    const std::string& file = units[u].Unit;
+    for (int c = 0; c < kCallsPerUnit; ++c) {
+      const int v = unit(rng), k = take(rng);
+      if (v == u) continue;
+      const int rank = ranks_of_takes[v * kTakesPerUnit + k];
+      const std::vector<Lock>& mine = locks_of_units[u];
+      auto held =
+          std::find_if(mine.rbegin(), mine.rend(), [&](const Lock& l) { return l.rank < rank; });
+      if (held == mine.rend()) continue;
+      const std::string caller = "ns" + std::to_string(u) + "::caller" + std::to_string(c);
+      const ipcheck::LockOrderTake& callee = units[v].Takes[k];
+      ipcheck::LockOrderCall call;
+      call.Caller = caller + "()";
+      call.Callee = callee.Function;
+      call.CalleeShown = callee.Function;
+      call.Site = step(file, 600 + 3 * c, caller);
+      call.HeldLocks.push_back({held->name, held->name.Name, {step(file, 599 + 3 * c, caller)}});
+      units[u].Calls.push_back(std::move(call));
+    }
+  }
 }
 
 // The facts directory, written once per run of the binary and removed at its end.
@@ -106,8 +148,11 @@ class FactsDirectory {
   FactsDirectory() {
     if (llvm::sys::fs::createUniqueDirectory("ipcheck-merge-bench", dir_)) return;
     std::mt19937 rng(6);
-    for (int u = 0; u < kUnits; ++u)
-      if (llvm::Error e = ipcheck::writeLockOrderFacts(dir_, make_unit(u, rng))) {
+    std::vector<ipcheck::LockOrderFacts> units;
+    for (int u = 0; u < kUnits; ++u) units.push_back(make_unit(u, rng));
+    add_calls(units, rng);
+    for (const ipcheck::LockOrderFacts& unit : units)
+      if (llvm::Error e = ipcheck::writeLockOrderFacts(dir_, unit)) {
         error_ = llvm::toString(std::move(e));
         return;
       }

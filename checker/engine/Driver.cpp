@@ -209,6 +209,7 @@ private:
     for (const LockOrderEdge &E :
          collectLockOrder(Analysis, Functions, Facts.Unit))
       Facts.Edges.push_back(resolveEdge(E, SM));
+    collectCrossUnitFacts(Analysis, Functions, Facts);
     if (llvm::Error E = writeLockOrderFacts(Config.FactsDir, Facts)) {
       DiagnosticsEngine &Diags = CI.getDiagnostics();
       Diags.Report(

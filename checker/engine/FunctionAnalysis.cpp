@@ -129,6 +129,8 @@ struct CallInfo {
   /// objects the file also uses under a lock.
   unsigned Generic = 0;
   bool ResultUsed = false; ///< The call's value is tested or kept.
+  /// A function of the program with no body here (an OpaqueCall).
+  bool Opaque = false;
 };
 
 /// A lock taken on one edge of a branch whose condition is a try-acquire.
@@ -320,9 +322,15 @@ void FunctionAnalyzer::scan(const Stmt *S) {
       }
     }
     Info.ResultUsed = resultUsed(Call);
+    Info.Opaque = Info.Callee && !Info.Api && !Info.GuardOfObject &&
+                  !Info.Callee->hasBody() &&
+                  !Ctx.AST.getSourceManager().isInSystemHeader(
+                      Info.Callee->getLocation());
     if (Info.Api || Info.Summary || Info.GuardOfObject || Info.Generic) {
       Interesting = true;
       Calls[Call] = Info;
+    } else if (Info.Opaque) {
+      Calls[Call] = Info; // Only for where it is called and what is held.
     }
   }
   for (const Stmt *Child : S->children())
@@ -761,6 +769,10 @@ void FunctionAnalyzer::recordAction(ActionFact Fact, const ReadSet &Data,
 void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
                                     const CFGBlock *B, State &St, bool Final) {
   SourceLocation Loc = Call->getExprLoc();
+  if (Final && Info.Opaque)
+    Out.OpaqueCalls.push_back(
+        {Info.Callee, Loc,
+         std::vector<PathId>(St.Held.begin(), St.Held.end())});
   if (Info.Generic) {
     auto [Method, ObjectArg] = methodAndObject(Call);
     PathId Object = pathOf(ObjectArg);

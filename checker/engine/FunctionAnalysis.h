@@ -169,6 +169,15 @@ struct FunctionSummary {
   }
 };
 
+/// A call to a function this unit has no body of (not a table's, not in a
+/// system header): what it takes is known only to the unit that defines it,
+/// so the merge of lock-order facts applies it there.
+struct OpaqueCall {
+  const clang::FunctionDecl *Callee = nullptr;
+  clang::SourceLocation Loc;
+  std::vector<PathId> Held; ///< Must be held at the call.
+};
+
 struct FunctionResult {
   const clang::FunctionDecl *Function = nullptr;
   bool Analyzed = false;
@@ -176,6 +185,7 @@ struct FunctionResult {
   std::map<ReadKey, ReadSite> Reads;
   std::vector<LockAcquisition> Acquisitions;
   std::vector<BlockingCall> Blocking;
+  std::vector<OpaqueCall> OpaqueCalls;
   FunctionSummary Summary;
 };
 

@@ -563,22 +563,95 @@ std::string mainFilePath(const SourceManager &SM) {
   return absolutePath(SM, SM.getMainFileID());
 }
 
-LockOrderFact resolveEdge(const LockOrderEdge &Edge, const SourceManager &SM) {
-  auto Resolve = [&](const WitnessPath &Path) {
-    std::vector<LockOrderFact::Step> Steps;
-    for (const WitnessStep &W : Path) {
-      LockOrderFact::Step S;
-      SourceLocation E = SM.getExpansionLoc(W.Loc);
-      S.File = absolutePath(SM, SM.getFileID(E));
-      S.Line = SM.getExpansionLineNumber(E);
-      S.Column = SM.getExpansionColumnNumber(E);
-      S.Callee = W.Callee;
-      if (W.Function)
-        S.Function = W.Function->getQualifiedNameAsString();
-      Steps.push_back(std::move(S));
+static std::vector<LockOrderFact::Step> resolvePath(const WitnessPath &Path,
+                                                    const SourceManager &SM) {
+  std::vector<LockOrderFact::Step> Steps;
+  for (const WitnessStep &W : Path) {
+    LockOrderFact::Step S;
+    SourceLocation E = SM.getExpansionLoc(W.Loc);
+    S.File = absolutePath(SM, SM.getFileID(E));
+    S.Line = SM.getExpansionLineNumber(E);
+    S.Column = SM.getExpansionColumnNumber(E);
+    S.Callee = W.Callee;
+    if (W.Function)
+      S.Function = W.Function->getQualifiedNameAsString();
+    Steps.push_back(std::move(S));
+  }
+  return Steps;
+}
+
+std::string functionLinkName(const FunctionDecl *FD) {
+  std::string Id = FD->getQualifiedNameAsString() + "(";
+  for (unsigned I = 0; I < FD->getNumParams(); ++I)
+    Id += (I ? "," : "") +
+          FD->getParamDecl(I)->getType().getCanonicalType().getAsString();
+  Id += ")";
+  if (const auto *MD = dyn_cast<CXXMethodDecl>(FD); MD && MD->isConst())
+    Id += " const";
+  return Id;
+}
+
+void collectCrossUnitFacts(AnalysisContext &Ctx,
+                           llvm::ArrayRef<const FunctionDecl *> Functions,
+                           LockOrderFacts &Out) {
+  const SourceManager &SM = Ctx.AST.getSourceManager();
+  for (const FunctionDecl *FD : Functions) {
+    const FunctionResult &R = Ctx.analyze(FD);
+    if (!R.Analyzed)
+      continue;
+    // A lambda or a file-local function is called from this unit only.
+    bool Visible = FD->isExternallyVisible();
+    if (const auto *MD = dyn_cast<CXXMethodDecl>(FD);
+        MD && MD->getParent()->isLambda())
+      Visible = false;
+    std::string Self = Visible ? functionLinkName(FD) : "";
+    // A caller needs each lock once: the first place it is taken.
+    std::set<std::string> Taken;
+    if (Visible)
+      for (const TakeSite &T : R.Summary.TakeSites) {
+        // A parameter stands for what each caller passes, which the merge
+        // does not know; a `static` of this unit is still one object.
+        const ObjectPath &P = Ctx.Paths.get(T.Lock);
+        LockName N = lockName(P, Out.Unit);
+        bool OfParam = P.Kind == ObjectPath::Param &&
+                       llvm::none_of(P.Members, [](const ValueDecl *M) {
+                         return M != nullptr;
+                       });
+        if (N.Key.empty() || OfParam ||
+            isSuppressedByNolint(SM, T.Path.front().Loc, "ipc-lock-order") ||
+            !Taken.insert(N.Key).second)
+          continue;
+        Out.Takes.push_back(
+            {Self, N, Ctx.Paths.display(T.Lock), resolvePath(T.Path, SM)});
+      }
+    for (const OpaqueCall &C : R.OpaqueCalls) {
+      if ((C.Held.empty() && !Visible) ||
+          isSuppressedByNolint(SM, C.Loc, "ipc-lock-order"))
+        continue;
+      LockOrderCall Call;
+      Call.Caller = Self;
+      Call.Callee = functionLinkName(C.Callee);
+      Call.CalleeShown = C.Callee->getNameAsString();
+      Call.Site =
+          resolvePath({WitnessStep{C.Loc, Call.CalleeShown, FD}}, SM).front();
+      LockAcquisition At;
+      At.Path = {WitnessStep{C.Loc, "", FD}};
+      for (PathId H : C.Held) {
+        LockName N = lockName(Ctx.Paths.get(H), Out.Unit);
+        if (N.Key.empty())
+          continue;
+        Call.HeldLocks.push_back(
+            {N, Ctx.Paths.display(H), resolvePath(heldSite(R, H, At, SM), SM)});
+      }
+      if (Call.HeldLocks.empty() && !Visible)
+        continue;
+      Out.Calls.push_back(std::move(Call));
     }
-    return Steps;
-  };
+  }
+}
+
+LockOrderFact resolveEdge(const LockOrderEdge &Edge, const SourceManager &SM) {
+  auto Resolve = [&](const WitnessPath &Path) { return resolvePath(Path, SM); };
   LockOrderFact F;
   F.From = Edge.From;
   F.To = Edge.To;
@@ -645,6 +718,30 @@ llvm::Error writeLockOrderFacts(llvm::StringRef Dir,
                            {"held", stepsToJson(F.Held, Files)},
                            {"acquired", stepsToJson(F.Acquired, Files)}});
   }
+  for (const LockOrderTake &T : Facts.Takes) {
+    Locks[T.Lock.Key] = T.Lock.Name;
+    Edges.push_back(llvm::json::Object{{"kind", "take"},
+                                       {"function", T.Function},
+                                       {"lock", T.Lock.Key},
+                                       {"shown", T.Shown},
+                                       {"path", stepsToJson(T.Path, Files)}});
+  }
+  for (const LockOrderCall &C : Facts.Calls) {
+    llvm::json::Array Held;
+    for (const LockOrderCall::Held &H : C.HeldLocks) {
+      Locks[H.Lock.Key] = H.Lock.Name;
+      Held.push_back(
+          llvm::json::Object{{"lock", H.Lock.Key},
+                             {"shown", H.Shown},
+                             {"where", stepsToJson(H.Where, Files)}});
+    }
+    Edges.push_back(llvm::json::Object{{"kind", "call"},
+                                       {"caller", C.Caller},
+                                       {"callee", C.Callee},
+                                       {"callee_shown", C.CalleeShown},
+                                       {"site", stepsToJson({C.Site}, Files)},
+                                       {"held", std::move(Held)}});
+  }
   std::vector<std::string> FileNames(Files.size());
   for (const auto &[Path, Id] : Files)
     FileNames[Id] = Path;
@@ -658,7 +755,9 @@ llvm::Error writeLockOrderFacts(llvm::StringRef Dir,
                             {"version", FactsVersion},
                             {"unit", Facts.Unit},
                             {"reports_own_cycles", Facts.ReportsOwnCycles},
-                            {"edges", int64_t(Edges.size())},
+                            {"edges", int64_t(Facts.Edges.size())},
+                            {"takes", int64_t(Facts.Takes.size())},
+                            {"calls", int64_t(Facts.Calls.size())},
                             {"files", std::move(FileList)},
                             {"locks", std::move(LockNames)}};
 
@@ -800,19 +899,65 @@ llvm::Expected<LockOrderFacts> readLockOrderFacts(llvm::StringRef Path) {
     std::optional<llvm::StringRef> N = Locks->getString(Key);
     return LockName{Key.str(), N ? N->str() : Key.str()};
   };
+  int64_t Takes = Root->getInteger("takes").value_or(0);
+  int64_t Calls = Root->getInteger("calls").value_or(0);
   Facts.Edges.reserve(*Count);
   while (!Rest.empty()) {
     llvm::StringRef Line = NextLine();
     ++LineNo;
     if (Line.trim().empty())
       continue;
+    std::optional<llvm::json::Value> EV = parseLine(Line, Column, What);
+    if (!EV)
+      return Fail("a truncated or corrupt line: " + What, Column);
+    const llvm::json::Object *E = EV->getAsObject();
+    std::optional<llvm::StringRef> Kind =
+        E ? E->getString("kind") : std::nullopt;
+    std::string Why;
+    if (Kind == "take") {
+      LockOrderTake T;
+      std::optional<llvm::StringRef> Function = E->getString("function");
+      std::optional<llvm::StringRef> Lock = E->getString("lock");
+      if (!Function || !Lock || Lock->empty())
+        return Fail("a take lacks 'function' or 'lock'");
+      T.Function = Function->str();
+      T.Lock = Name(*Lock);
+      T.Shown = E->getString("shown").value_or(T.Lock.Name).str();
+      if (!stepsFromJson(E->get("path"), Files, T.Path, Why))
+        return Fail(Why);
+      Facts.Takes.push_back(std::move(T));
+      continue;
+    }
+    if (Kind == "call") {
+      LockOrderCall C;
+      std::optional<llvm::StringRef> Callee = E->getString("callee");
+      std::vector<LockOrderFact::Step> Site;
+      if (!Callee || !stepsFromJson(E->get("site"), Files, Site, Why))
+        return Fail("a call lacks 'callee' or 'site'");
+      C.Caller = E->getString("caller").value_or("").str();
+      C.Callee = Callee->str();
+      C.CalleeShown = E->getString("callee_shown").value_or(*Callee).str();
+      C.Site = Site.front();
+      if (const llvm::json::Array *Held = E->getArray("held"))
+        for (const llvm::json::Value &HV : *Held) {
+          const llvm::json::Object *H = HV.getAsObject();
+          std::optional<llvm::StringRef> Lock =
+              H ? H->getString("lock") : std::nullopt;
+          if (!Lock || Lock->empty())
+            return Fail("a call's held lock lacks 'lock'");
+          LockOrderCall::Held Entry;
+          Entry.Lock = Name(*Lock);
+          Entry.Shown = H->getString("shown").value_or(Entry.Lock.Name).str();
+          if (!stepsFromJson(H->get("where"), Files, Entry.Where, Why))
+            return Fail(Why);
+          C.HeldLocks.push_back(std::move(Entry));
+        }
+      Facts.Calls.push_back(std::move(C));
+      continue;
+    }
     if (Facts.Edges.size() == size_t(*Count))
       return Fail("more edges than the " + std::to_string(*Count) +
                   " the header announces");
-    std::optional<llvm::json::Value> EV = parseLine(Line, Column, What);
-    if (!EV)
-      return Fail("a truncated or corrupt edge: " + What, Column);
-    const llvm::json::Object *E = EV->getAsObject();
     std::optional<llvm::StringRef> From =
         E ? E->getString("from") : std::nullopt;
     std::optional<llvm::StringRef> To = E ? E->getString("to") : std::nullopt;
@@ -827,15 +972,20 @@ llvm::Expected<LockOrderFacts> readLockOrderFacts(llvm::StringRef Path) {
       for (const llvm::json::Value &G : *Gate)
         if (std::optional<llvm::StringRef> S = G.getAsString())
           F.Gate.push_back(S->str());
-    std::string Why;
     if (!stepsFromJson(E->get("held"), Files, F.Held, Why) ||
         !stepsFromJson(E->get("acquired"), Files, F.Acquired, Why))
       return Fail(Why);
     Facts.Edges.push_back(std::move(F));
   }
-  if (Facts.Edges.size() != size_t(*Count))
+  if (Facts.Edges.size() != size_t(*Count) ||
+      Facts.Takes.size() != size_t(Takes) ||
+      Facts.Calls.size() != size_t(Calls))
     return Fail("truncated: the header announces " + std::to_string(*Count) +
-                " edges, the file has " + std::to_string(Facts.Edges.size()));
+                " edges, " + std::to_string(Takes) + " takes and " +
+                std::to_string(Calls) + " calls, the file has " +
+                std::to_string(Facts.Edges.size()) + ", " +
+                std::to_string(Facts.Takes.size()) + " and " +
+                std::to_string(Facts.Calls.size()));
   return Facts;
 }
 

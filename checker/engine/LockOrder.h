@@ -135,14 +135,54 @@ struct LockOrderFact {
   std::vector<std::string> Gate;
 };
 
-/// What one translation unit exports: its edges, and whether its own compile
-/// reported the cycles they form alone (ipc-lock-order was enabled there), so
-/// that the merge does not report those a second time.
+/// A lock a function of the unit takes (a summary's take site), for callers
+/// in other units: only locks with a program-wide key.
+struct LockOrderTake {
+  std::string Function; ///< functionLinkName() of the function.
+  LockName Lock;
+  std::string Shown;
+  std::vector<LockOrderFact::Step> Path; ///< Inside the function.
+};
+
+/// A call to a function defined in another unit, with the locks held there:
+/// at the merge, each lock the callee takes is ordered after each held one.
+struct LockOrderCall {
+  /// The calling function when other units can call it (for what it takes
+  /// through this call), else empty.
+  std::string Caller;
+  std::string Callee; ///< functionLinkName() of the callee.
+  std::string CalleeShown;
+  LockOrderFact::Step Site;
+  struct Held {
+    LockName Lock;
+    std::string Shown;
+    std::vector<LockOrderFact::Step> Where; ///< Where it was taken.
+  };
+  std::vector<Held> HeldLocks; ///< Those with a key.
+};
+
+/// What one translation unit exports: its edges, what its functions take and
+/// what it calls elsewhere, and whether its own compile reported the cycles
+/// its edges form alone (ipc-lock-order was enabled there), so that the merge
+/// does not report those a second time.
 struct LockOrderFacts {
   std::string Unit; ///< The main file's absolute path.
   bool ReportsOwnCycles = false;
   std::vector<LockOrderFact> Edges;
+  std::vector<LockOrderTake> Takes;
+  std::vector<LockOrderCall> Calls;
 };
+
+/// A function's name across units: qualified name and canonical parameter
+/// types (`ns::f(int *)`, `S::g() const`), the same in every unit that
+/// declares it.
+std::string functionLinkName(const clang::FunctionDecl *FD);
+
+/// Adds to \p Out what the unit's \p Functions take and the calls they make
+/// to functions defined elsewhere (see LockOrderTake, LockOrderCall).
+void collectCrossUnitFacts(
+    AnalysisContext &Ctx, llvm::ArrayRef<const clang::FunctionDecl *> Functions,
+    LockOrderFacts &Out);
 
 /// The main file's absolute path: the unit's name in keys and facts files.
 std::string mainFilePath(const clang::SourceManager &SM);

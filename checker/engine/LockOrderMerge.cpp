@@ -9,6 +9,7 @@
 #include "engine/LockOrder.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Path.h"
 #include <tuple>
 
@@ -67,17 +68,97 @@ LockOrderMergeResult mergeLockOrderFacts(llvm::ArrayRef<std::string> Paths,
       Witnesses.push_back({U, I});
     }
   }
+
+  // Calls into other units: the caller's held locks before everything the
+  // callee takes, directly or through its own calls into other units (a few
+  // levels deep), with the call as the first step of the witness.
+  struct Take {
+    LockName Lock;
+    std::string Shown;
+    std::vector<LockOrderFact::Step> Path;
+  };
+  llvm::StringMap<std::vector<Take>> TakesOf;
+  auto AddTake = [&](llvm::StringRef Function, Take T) {
+    std::vector<Take> &Mine = TakesOf[Function];
+    if (llvm::any_of(Mine,
+                     [&](const Take &O) { return O.Lock.Key == T.Lock.Key; }))
+      return false;
+    Mine.push_back(std::move(T));
+    return true;
+  };
+  for (const LockOrderFacts &U : Units)
+    for (const LockOrderTake &T : U.Takes)
+      AddTake(T.Function, {T.Lock, T.Shown, T.Path});
+  auto Through = [](const LockOrderCall &C,
+                    const std::vector<LockOrderFact::Step> &Inner) {
+    std::vector<LockOrderFact::Step> Path{C.Site};
+    Path.front().Callee = C.CalleeShown;
+    Path.insert(Path.end(), Inner.begin(), Inner.end());
+    return Path;
+  };
+  for (unsigned Depth = 0; Depth < 4; ++Depth) {
+    bool Grew = false;
+    for (const LockOrderFacts &U : Units)
+      for (const LockOrderCall &C : U.Calls) {
+        if (C.Caller.empty() || C.Caller == C.Callee)
+          continue;
+        auto It = TakesOf.find(C.Callee);
+        if (It == TakesOf.end())
+          continue;
+        std::vector<Take> Inner = It->second; // AddTake may grow the map.
+        for (const Take &T : Inner)
+          Grew |= AddTake(C.Caller, {T.Lock, T.Shown, Through(C, T.Path)});
+      }
+    if (!Grew)
+      break;
+  }
+  std::vector<LockOrderFact> Composed;
+  std::vector<unsigned> ComposedUnit;
+  for (unsigned U = 0; U < Units.size(); ++U)
+    for (const LockOrderCall &C : Units[U].Calls) {
+      auto It = TakesOf.find(C.Callee);
+      if (C.HeldLocks.empty() || It == TakesOf.end())
+        continue;
+      for (const Take &T : It->second)
+        for (const LockOrderCall::Held &H : C.HeldLocks) {
+          if (H.Lock.Key == T.Lock.Key)
+            continue;
+          LockOrderFact F;
+          F.From = H.Lock;
+          F.To = T.Lock;
+          F.FromShown = H.Shown;
+          F.ToShown = T.Shown;
+          F.Held = H.Where;
+          F.Acquired = Through(C, T.Path);
+          for (const LockOrderCall::Held &Other : C.HeldLocks)
+            if (Other.Lock.Key != H.Lock.Key)
+              F.Gate.push_back(Other.Lock.Key);
+          Composed.push_back(std::move(F));
+          ComposedUnit.push_back(U);
+        }
+    }
+  for (unsigned I = 0; I < Composed.size(); ++I) {
+    const LockOrderFact &E = Composed[I];
+    std::vector<unsigned> Gate;
+    for (const std::string &G : E.Gate)
+      Gate.push_back(Graph.node(G));
+    // A group of its own: no unit's compile saw this edge.
+    Graph.addEdge(Graph.node(E.From.Key), Graph.node(E.To.Key), std::move(Gate),
+                  Witnesses.size(), Units.size() + ComposedUnit[I]);
+    Witnesses.push_back({~0u, I});
+  }
   Result.Edges = Witnesses.size();
 
   std::vector<LockOrderGraph::Cycle> Cycles = Graph.cycles();
   Result.TruncatedComponents = Graph.Truncated;
   auto FactOf = [&](const LockOrderGraph::CycleEdge &CE) -> const auto & {
     const Ref &R = Witnesses[CE.Witness];
-    return Units[R.Unit].Edges[R.Edge];
+    return R.Unit == ~0u ? Composed[R.Edge] : Units[R.Unit].Edges[R.Edge];
   };
   for (LockOrderGraph::Cycle &Cycle : Cycles) {
-    if (Graph.ungatedWithinOneGroup(
-            Cycle, [&](unsigned U) { return Units[U].ReportsOwnCycles; }))
+    if (Graph.ungatedWithinOneGroup(Cycle, [&](unsigned U) {
+          return U < Units.size() && Units[U].ReportsOwnCycles;
+        }))
       continue;
     // One rotation whatever the order of the files: from the least lock.
     auto Least = llvm::min_element(Cycle, [&](const auto &A, const auto &B) {

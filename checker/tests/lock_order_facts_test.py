@@ -115,10 +115,19 @@ def test_cycle_across_three_files():
     expect("a baseline suppresses a merged cycle", rc == 0 and not warnings(out), out)
 
 
+def fact_lines(facts):
+    """The parsed lines of every facts file of a directory: (headers, edges, takes, calls)."""
+    lines = [json.loads(l) for f in sorted(os.listdir(facts))
+             for l in open(os.path.join(facts, f)).read().splitlines()]
+    headers = [l for l in lines if "format" in l]
+    kind = lambda k: [l for l in lines if "format" not in l and l.get("kind", "edge") == k]
+    return headers, kind("edge"), kind("take"), kind("call")
+
+
 def test_consistent_order():
     facts = facts_dir("consistent")
     rc, out = export_with_tool("consistent", facts)
-    edges = sum(len(open(os.path.join(facts, f)).read().splitlines()) - 1 for f in os.listdir(facts))
+    edges = len(fact_lines(facts)[1])
     rc2, out2 = merge(facts)
     expect("three files taking a_mu, b_mu, Registry::mu in one order export their edges and give "
            "no cycle", rc == 0 and edges == 3 and rc2 == 0 and not warnings(out2), out + out2)
@@ -127,13 +136,13 @@ def test_consistent_order():
 def test_taken_together():
     facts = facts_dir("together")
     rc, out = export_with_tool("together", facts)
-    lines = [l for f in sorted(os.listdir(facts)) for l in open(os.path.join(facts, f)).read().splitlines()]
-    headers = [json.loads(l) for l in lines if '"format"' in l]
+    headers, edges, takes, calls = fact_lines(facts)
     rc2, out2 = merge(facts)
     expect("std::scoped_lock(a, b) in one file and std::lock(b, a) in another export no edge "
            "and give no cycle",
            rc == 0 and len(headers) == 2 and all(h["edges"] == 0 for h in headers)
-           and len(lines) == 2 and rc2 == 0 and not warnings(out2), out + out2 + "\n".join(lines))
+           and not edges and len(takes) == 4 and rc2 == 0 and not warnings(out2),
+           out + out2 + json.dumps(headers + edges + takes + calls))
 
 
 def test_within_one_file_reported_once():
@@ -155,6 +164,27 @@ def test_within_one_file_reported_once():
     ws = warnings(out)
     expect("with both in one directory the merge reports the cross-file cycle only",
            rc == 0 and len(ws) == 1 and ws[0][0] == "cycle/c.cpp", out)
+
+
+def test_call_into_another_file():
+    facts = facts_dir("calls")
+    rc, out = export_with_tool("calls", facts)
+    rc2, out2 = merge(facts)
+    ws = warnings(out2)
+    expect("a lock held while calling a function of another file orders it before what that "
+           "function takes: the cycle is found with the call as the witness",
+           rc == 0 and not warnings(out) and rc2 == 0 and len(ws) == 1
+           and ws[0][:2] == ("calls/d.cpp", "10")
+           and ws[0][3] == "lock order cycle 'a_mu' -> 'b_mu' -> 'a_mu': 'b_mu' is acquired through "
+                           "'count_under_b' while 'a_mu' is held (potential deadlock)"
+           and [(f, int(l), m) for f, l, c, m in notes(out2)] ==
+           [("calls/d.cpp", 9, "'a_mu' is acquired here"),
+            ("calls/e.cpp", 7, "'b_mu' is acquired here"),
+            ("calls/f.cpp", 7, "'b_mu' is acquired here"),
+            ("calls/f.cpp", 8, "'a_mu' is acquired here while 'b_mu' is held")], out + out2)
+    prc, pout = export_with_plugin("calls", facts_dir("calls_plugin"))
+    prc2, pout2 = merge(facts_dir("calls_plugin"))
+    expect("... and from the plugin's facts the same", prc == 0 and pout2 == out2, pout + pout2)
 
 
 def test_unit_local_locks():
@@ -186,10 +216,11 @@ def test_corrupt_facts():
     rc, out = merge(bad)
     expect("a truncated edge is an error naming the file, line and column",
            re.search(r"^\S*cut-0+\.lockorder\.jsonl:2:\d+: error: invalid lock-order facts: "
-                     r"a truncated or corrupt edge", out, re.M), out)
-    expect("a file with fewer edges than its header announces is an error naming the file",
+                     r"a truncated or corrupt line", out, re.M), out)
+    expect("a file with fewer lines than its header announces is an error naming the file",
            re.search(r"^\S*lines-0+\.lockorder\.jsonl:\d+: error: invalid lock-order facts: "
-                     r"truncated: the header announces 1 edges, the file has 0", out, re.M), out)
+                     r"truncated: the header announces 1 edges, \d+ takes and \d+ calls, the file "
+                     r"has 0, 0 and 0", out, re.M), out)
     expect("another version is an error that says which version is read",
            re.search(r"^\S*old-0+\.lockorder\.jsonl:1: error: invalid lock-order facts: "
                      r"unsupported version 99 \(this ipcheck reads version 1", out, re.M), out)
@@ -290,7 +321,8 @@ def main():
     shutil.rmtree(ARGS.work, ignore_errors=True)
     os.makedirs(ARGS.work)
     for test in (test_cycle_across_three_files, test_consistent_order, test_taken_together,
-                 test_within_one_file_reported_once, test_unit_local_locks, test_corrupt_facts,
+                 test_within_one_file_reported_once, test_call_into_another_file,
+                 test_unit_local_locks, test_corrupt_facts,
                  test_sarif):
         test()
     if FAILURES:
