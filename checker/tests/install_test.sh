@@ -21,10 +21,13 @@ echo "PASS install layout"
 cp "$src/checker/tests/inputs/findings.cpp" "$work/findings.cpp"
 out=$("$prefix/bin/ipcheck" "$work/findings.cpp" -- -std=c++20 -I "$src/corpus/checks/include" 2>&1) || true
 echo "$out" | grep -q "ipc-check-then-act" || fail "installed tool finds its tables: $out"
+cp "$prefix/share/ipcheck/api/mp.yaml" "$work/mp.yaml.orig"
 sed -i 's/empty/qsize/' "$prefix/share/ipcheck/api/mp.yaml"
 out=$("$prefix/bin/ipcheck" "$work/findings.cpp" -- -std=c++20 -I "$src/corpus/checks/include" 2>&1) || true
 echo "$out" | grep -q "ipc-check-then-act" && fail "the installed tool reads share/ipcheck/api, not the source tree"
 echo "PASS installed tool uses share/ipcheck/api"
+# The rest uses the tables as installed.
+cp "$work/mp.yaml.orig" "$prefix/share/ipcheck/api/mp.yaml"
 out=$("$clangxx" -std=c++20 -fsyntax-only -fplugin="$prefix/$libdir/ipcheck-plugin.so" \
   -I "$src/corpus/checks/include" "$work/findings.cpp" 2>&1) || true
 echo "$out" | grep -q "ipc-nonatomic-update" || fail "installed plugin runs: $out"
