@@ -34,12 +34,18 @@ function(ipcheck_add_gtest name)
   set(labels ${ARG_LABELS})
   if(IPCHECK_SANITIZER STREQUAL "thread")
     list(APPEND labels tsan)
+    target_sources(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/support/tsan_defaults.cpp)
   endif()
-  # gtest_discover_tests writes PROPERTIES into a script: a plain list would become
-  # "LABELS a b", b read as a property name. Escaped, every label stays a label.
-  string(REPLACE ";" "\\;" labels "${labels}")
-  gtest_discover_tests(${name} PROPERTIES LABELS "${labels}" TIMEOUT 300
+  # gtest_discover_tests passes PROPERTIES through a generated script that splits any list, so
+  # the labels are set by a script of our own, run by CTest after the discovered tests exist.
+  gtest_discover_tests(${name} TEST_LIST ${name}_TESTS PROPERTIES TIMEOUT 300
                        DISCOVERY_TIMEOUT 60)
+  if(labels)
+    set(labels_script "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake")
+    file(GENERATE OUTPUT "${labels_script}"
+         CONTENT "set_tests_properties(\${${name}_TESTS} PROPERTIES LABELS \"${labels}\")\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${labels_script}")
+  endif()
 endfunction()
 
 # A test that compiles one source against the given targets' headers and passes only if the

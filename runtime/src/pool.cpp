@@ -493,6 +493,9 @@ class PoolCore {
     Ring tasks;
     Ring results;
     pid_t pid = 0;
+    // Which worker this is: a replacement gets a new one. Not the pid, which every worker
+    // of a thread-mode pool shares.
+    std::uint64_t serial = 0;
     std::deque<InFlight> in_flight;
     std::string outgoing;  // the frame being written
     std::size_t outgoing_at = 0;
@@ -605,6 +608,7 @@ void PoolCore::start_worker(Worker& w) {
   std::string name(start_method_name(context_.method()));
   name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
   name += "PoolWorker-" + std::to_string(++worker_counter_);
+  w.serial = worker_counter_;
   w.process.emplace(
       context_.Process(ProcessOptions{std::move(name), true}, &pool_worker_main, setup));
   w.process->start();
@@ -911,9 +915,9 @@ void PoolCore::check_workers() {
     }
     std::optional<int> code = w.process->exitcode();
     if (!code) continue;
-    const pid_t pid = w.pid;
-    collect(w);                              // what it wrote before it died
-    if (w.exited || w.pid != pid) continue;  // collect saw it retire
+    const std::uint64_t serial = w.serial;
+    collect(w);                                    // what it wrote before it died
+    if (w.exited || w.serial != serial) continue;  // collect saw it retire
     worker_gone(w, *code);
   }
 }
