@@ -87,20 +87,28 @@ class Harness {
   const Address& address() const { return manager_->address(); }
   std::uint64_t dict_id() const { return dict_.id(); }
 
-  // The server's log lines that report a dropped connection.
-  std::vector<std::string> drops() const {
+  // The server's log lines that contain `what`.
+  std::vector<std::string> log_lines(std::string_view what) const {
     std::ifstream in(log_path_);
     std::vector<std::string> out;
     for (std::string line; std::getline(in, line);)
-      if (line.find("dropped connection") != std::string::npos) out.push_back(line);
+      if (line.find(what) != std::string::npos) out.push_back(line);
     return out;
   }
+  // The lines that report a dropped connection.
+  std::vector<std::string> drops() const { return log_lines("dropped connection"); }
 
   // The server is alive, serves the good client, and holds no more objects than before the
   // bad connection (which is closed by now): what that connection made or referred to was
   // given back.
   void check_served(int round) {
     require(manager_->process()->is_alive(), "the server process is alive");
+    // Under the asan preset: UBSan goes on after a report, which only the log shows.
+    for (const char* report : {"runtime error:", "Sanitizer"}) {
+      auto lines = log_lines(report);
+      require(lines.empty(), "no sanitizer report from the server, not: " +
+                                 (lines.empty() ? std::string() : lines.front()));
+    }
     int key = round % 8;
     std::string fresh = "round " + std::to_string(round);
     require(dict_.get(key) == expected_[key], "the good client's dict keeps its value");
