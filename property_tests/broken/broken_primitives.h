@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "broken/shared.h"
 #include "mp/detail/futex.h"
 #include "mp/detail/segment.h"
 #include "mp/hook.h"
@@ -34,12 +35,6 @@ using mp::models::ProcessId;
 
 class RacyLock {
  public:
-  RacyLock() {
-    auto [ref, state] = mp::detail::make_shared_object<std::atomic<int>>("racy-lock", 0);
-    ref_ = ref;
-    held_ = state;
-  }
-
   void acquire() {
     for (;;) {
       while (held_->load(std::memory_order_acquire) != 0) sched_yield();
@@ -56,20 +51,13 @@ class RacyLock {
   }
   void release() { held_->store(0, std::memory_order_release); }
 
-  // For spawn: the segment travels as an inherited descriptor.
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(ref_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    archive(ref_);
-    held_ = static_cast<std::atomic<int>*>(ref_.data());
+  void serialize(Archive& archive) {
+    archive(held_);
   }
 
  private:
-  mp::detail::SegmentRef ref_;
-  std::atomic<int>* held_ = nullptr;
+  Shared<std::atomic<int>> held_{"racy-lock", 0};
 };
 
 // The system under test for RacyLock, against mp::models::Lock.
@@ -99,11 +87,6 @@ struct RacyLockSut {
 
 class UnlockedCounter {
  public:
-  UnlockedCounter() {
-    auto [ref, value] = mp::detail::make_shared_object<std::atomic<std::int64_t>>("counter", 0);
-    ref_ = ref;
-    value_ = value;
-  }
   std::int64_t get() const { return value_->load(std::memory_order_acquire); }
   void set(std::int64_t v) { value_->store(v, std::memory_order_release); }
   // value += d, as `v.value += 1` does without get_lock(): a read, then a write.
@@ -115,18 +98,12 @@ class UnlockedCounter {
   }
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(ref_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    archive(ref_);
-    value_ = static_cast<std::atomic<std::int64_t>*>(ref_.data());
+  void serialize(Archive& archive) {
+    archive(value_);
   }
 
  private:
-  mp::detail::SegmentRef ref_;
-  std::atomic<std::int64_t>* value_ = nullptr;
+  Shared<std::atomic<std::int64_t>> value_{"counter", 0};
 };
 
 // The system under test for UnlockedCounter, against mp::models::Value<int64_t>.
@@ -152,11 +129,7 @@ struct UnlockedCounterSut {
 
 class EarlyBarrier {
  public:
-  explicit EarlyBarrier(int parties = 2) : parties_(parties) {
-    auto [ref, arrived] = mp::detail::make_shared_object<std::atomic<int>>("early-barrier", 0);
-    ref_ = ref;
-    arrived_ = arrived;
-  }
+  explicit EarlyBarrier(int parties = 2) : parties_(parties) {}
   int wait() {
     const int index = arrived_->fetch_add(1, std::memory_order_acq_rel);
     const int pass_end = (index / parties_ + 1) * parties_;
@@ -166,18 +139,12 @@ class EarlyBarrier {
   }
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(ref_, parties_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    archive(ref_, parties_);
-    arrived_ = static_cast<std::atomic<int>*>(ref_.data());
+  void serialize(Archive& archive) {
+    archive(arrived_, parties_);
   }
 
  private:
-  mp::detail::SegmentRef ref_;
-  std::atomic<int>* arrived_ = nullptr;
+  Shared<std::atomic<int>> arrived_{"early-barrier", 0};
   int parties_ = 2;
 };
 
@@ -201,36 +168,24 @@ struct EarlyBarrierSut {
 
 class EintrLock {
  public:
-  EintrLock() {
-    auto [ref, word] = mp::detail::make_shared_object<std::atomic<std::uint32_t>>("eintr-lock", 0);
-    ref_ = ref;
-    word_ = word;
-  }
-
   void acquire() {
     while (word_->exchange(1, std::memory_order_acquire) != 0) {
       MP_HOOK("broken.eintr_lock.before_sleep");
-      if (mp::detail::futex_wait(word_, 1, nullptr) == EINTR) return;  // the bug: no retry
+      if (mp::detail::futex_wait(&*word_, 1, nullptr) == EINTR) return;  // the bug: no retry
     }
   }
   void release() {
     word_->store(0, std::memory_order_release);
-    mp::detail::futex_wake(word_, 1);
+    mp::detail::futex_wake(&*word_, 1);
   }
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(ref_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    archive(ref_);
-    word_ = static_cast<std::atomic<std::uint32_t>*>(ref_.data());
+  void serialize(Archive& archive) {
+    archive(word_);
   }
 
  private:
-  mp::detail::SegmentRef ref_;
-  std::atomic<std::uint32_t>* word_ = nullptr;
+  Shared<std::atomic<std::uint32_t>> word_{"eintr-lock", 0};
 };
 
 // The system under test for EintrLock, against mp::models::Lock (acquire and release only).
@@ -253,12 +208,7 @@ struct EintrLockSut {
 class LostWakeupSemaphore {
  public:
   LostWakeupSemaphore() : LostWakeupSemaphore(1) {}
-  explicit LostWakeupSemaphore(std::uint32_t initial) {
-    auto [ref, state] = mp::detail::make_shared_object<State>("lost-wakeup-semaphore");
-    ref_ = ref;
-    state_ = state;
-    state_->count.store(initial);
-  }
+  explicit LostWakeupSemaphore(std::uint32_t initial) { state_->count.store(initial); }
 
   void acquire() {
     for (;;) {
@@ -280,13 +230,8 @@ class LostWakeupSemaphore {
   std::int64_t value() const { return state_->count.load(); }
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(ref_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
-    archive(ref_);
-    state_ = static_cast<State*>(ref_.data());
+  void serialize(Archive& archive) {
+    archive(state_);
   }
 
  private:
@@ -294,8 +239,7 @@ class LostWakeupSemaphore {
     std::atomic<std::uint32_t> count{0};
     std::atomic<std::uint32_t> seq{0};
   };
-  mp::detail::SegmentRef ref_;
-  State* state_ = nullptr;
+  Shared<State> state_{"lost-wakeup-semaphore"};
 };
 
 // The system under test for LostWakeupSemaphore, against mp::models::Semaphore.

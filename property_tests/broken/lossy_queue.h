@@ -11,7 +11,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "mp/detail/segment.h"
+#include "broken/shared.h"
 #include "mp/hook.h"
 #include "mp/queues.h"
 
@@ -19,24 +19,21 @@ namespace ipcheck::broken {
 
 class LossyQueue {
  public:
-  LossyQueue() : getters_(mp::detail::Segment::create(64, "lossy-queue")) {}
-
   void put(std::int64_t item) { queue_.put(item); }
 
   // Throws mp::Empty when the queue is empty — or when it dropped the last item.
   std::int64_t get_nowait() {
-    auto* getters = static_cast<std::atomic<int>*>(getters_.data());
-    const int others = getters->fetch_add(1);
+    const int others = getters_->fetch_add(1);
     MP_HOOK("broken.queue.counted");
     const bool last = queue_.qsize() == 1;
     MP_HOOK("broken.queue.checked");
     try {
       std::int64_t item = queue_.get_nowait();
-      getters->fetch_sub(1);
-      if (last && (others > 0 || getters->load() > 0)) throw mp::Empty();  // BUG: dropped
+      getters_->fetch_sub(1);
+      if (last && (others > 0 || getters_->load() > 0)) throw mp::Empty();  // BUG: dropped
       return item;
     } catch (const mp::Empty&) {
-      getters->fetch_sub(1);
+      getters_->fetch_sub(1);
       throw;
     }
   }
@@ -50,7 +47,7 @@ class LossyQueue {
 
  private:
   mp::Queue<std::int64_t> queue_;
-  mp::detail::SegmentRef getters_;
+  Shared<std::atomic<int>> getters_{"lossy-queue", 0};
 };
 
 }  // namespace ipcheck::broken
