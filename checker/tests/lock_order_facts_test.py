@@ -235,6 +235,42 @@ def test_corrupt_facts():
            rc == 2 and "does not exist" in out, out)
 
 
+def test_parallel_writers_and_a_reader():
+    # A unit with many edges (a large file to write), compiled by four compilers at once into
+    # one directory, twice over, while merges read the directory: a reader must only ever see
+    # whole files, and no temporary file may be left.
+    big = os.path.join(ARGS.work, "big.cpp")
+    with open(big, "w") as f:
+        f.write("#include <mutex>\n")
+        f.write("".join(f"std::mutex m{i};\n" for i in range(40)))
+        for k in range(300):
+            i, j = k % 40, (k * 7 + 1) % 40
+            i, j = min(i, j), max(i, j)
+            if i == j:
+                continue
+            f.write(f"void f{k}() {{ std::lock_guard<std::mutex> a(m{i}); "
+                    f"std::lock_guard<std::mutex> b(m{j}); }}\n")
+    facts = facts_dir("parallel")
+    compile_cmd = [ARGS.clang, *FLAGS, "-fsyntax-only", f"-fplugin={ARGS.plugin}",
+                   "-Xclang", "-plugin-arg-ipcheck", "-Xclang", f"facts={facts}", big]
+    subprocess.run(compile_cmd, cwd=ARGS.work, check=True)
+    merges, bad = 0, []
+    for _ in range(2):
+        compilers = [subprocess.Popen(compile_cmd, cwd=ARGS.work) for _ in range(4)]
+        while any(c.poll() is None for c in compilers):
+            rc, out = merge(facts)
+            merges += 1
+            if rc != 0:
+                bad.append(out)
+        if any(c.returncode != 0 for c in compilers):
+            bad.append("a compile failed")
+    left = sorted(os.listdir(facts))
+    expect("parallel compiles of one unit replace its facts whole: every merge meanwhile reads "
+           "them, one file is left and no temporary",
+           not bad and merges > 0 and len(left) == 1 and left[0].endswith(".lockorder.jsonl"),
+           f"{merges} merges\n" + "\n".join(bad[:3]) + str(left))
+
+
 def sarif_of(facts, sarif, root):
     rc, out = run([ARGS.tool, f"--merge-facts={facts}", f"--source-root={root}",
                    f"--export-sarif={sarif}"])
@@ -322,7 +358,7 @@ def main():
     os.makedirs(ARGS.work)
     for test in (test_cycle_across_three_files, test_consistent_order, test_taken_together,
                  test_within_one_file_reported_once, test_call_into_another_file,
-                 test_unit_local_locks, test_corrupt_facts,
+                 test_unit_local_locks, test_corrupt_facts, test_parallel_writers_and_a_reader,
                  test_sarif):
         test()
     if FAILURES:
