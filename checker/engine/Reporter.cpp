@@ -6,6 +6,7 @@
 #include "clang/Basic/Diagnostic.h"
 #include "clang/Basic/SourceManager.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MD5.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -153,16 +154,49 @@ std::string fingerprint(llvm::StringRef Check, llvm::StringRef File,
   return std::string(Result.digest());
 }
 
-void printFinding(llvm::raw_ostream &OS, const ReportedFinding &F) {
+void printFinding(llvm::raw_ostream &OS, const ReportedFinding &F,
+                  llvm::StringRef Root) {
+  llvm::StringMap<std::unique_ptr<llvm::MemoryBuffer>> Files;
+  // Under each location, as clang shows it: the line and a caret, when the
+  // file is there to read.
+  auto Snippet = [&](const ReportedFinding::Location &L) {
+    llvm::SmallString<256> Path(L.File);
+    if (!llvm::sys::path::is_absolute(Path) && !Root.empty()) {
+      Path = Root;
+      llvm::sys::path::append(Path, L.File);
+    }
+    auto [It, New] = Files.try_emplace(Path);
+    if (New)
+      if (auto Buffer = llvm::MemoryBuffer::getFile(Path))
+        It->second = std::move(*Buffer);
+    if (!It->second || L.Line == 0)
+      return;
+    llvm::StringRef Rest = It->second->getBuffer();
+    for (unsigned I = 1; I < L.Line && !Rest.empty(); ++I)
+      Rest = Rest.split('\n').second;
+    llvm::StringRef Text = Rest.split('\n').first.rtrim("\r");
+    if (Text.empty() && Rest.empty())
+      return;
+    std::string Number = std::to_string(L.Line);
+    std::string Gutter(std::max<size_t>(5, Number.size() + 1), ' ');
+    OS << llvm::StringRef(Gutter).drop_back(Number.size()) << Number << " | "
+       << Text << "\n"
+       << Gutter << " | ";
+    for (unsigned I = 1; I < L.Column && I - 1 < Text.size(); ++I)
+      OS << (Text[I - 1] == '\t' ? '\t' : ' ');
+    OS << "^\n";
+  };
   auto Where = [&](const ReportedFinding::Location &L) {
     OS << L.File << ":" << L.Line << ":" << L.Column << ": ";
   };
   Where(F.Primary);
   OS << (F.Level == "error" ? "error: " : "warning: ") << F.Primary.Message
      << " [" << F.Check << "]\n";
+  Snippet(F.Primary);
   for (const ReportedFinding::Location &N : F.Notes) {
     Where(N);
     OS << "note: " << N.Message << "\n";
+    Snippet(N);
   }
 }
 

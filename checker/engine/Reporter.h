@@ -115,9 +115,11 @@ private:
 };
 
 /// Prints \p F as clang prints a diagnostic and its notes
-/// (`<file>:<line>:<col>: warning: <message> [<check>]`), for findings made
-/// without a compile (the merge of lock-order facts).
-void printFinding(llvm::raw_ostream &OS, const ReportedFinding &F);
+/// (`<file>:<line>:<col>: warning: <message> [<check>]`, then the line and a
+/// caret when the file can be read; relative paths are under \p Root), for
+/// findings made without a compile (the merge of lock-order facts).
+void printFinding(llvm::raw_ostream &OS, const ReportedFinding &F,
+                  llvm::StringRef Root = "");
 
 /// Whether a `// NOLINT`, `// NOLINT(globs)` on the line of \p Loc, or a
 /// `// NOLINTNEXTLINE(...)` on the line before, silences \p Check.

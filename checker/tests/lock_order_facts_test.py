@@ -92,6 +92,10 @@ def test_cycle_across_three_files():
                   ("cycle/a.cpp", 12, "'b_mu' is acquired here while 'a_mu' is held"),
                   ("cycle/b.cpp", 5, "'b_mu' is acquired here"),
                   ("cycle/b.cpp", 6, "'r.mu' is acquired here while 'b_mu' is held")], out)
+    expect("as clang does, the merge shows each place's line with a caret under the column",
+           "\n   13 |   audit();\n      |   ^\n" in out
+           and "\n    6 |   std::lock_guard<std::mutex> m(r.mu);\n      |"
+               "                               ^\n" in out, out)
     rc, out = merge(facts, "--warnings-as-errors=ipc-lock-order")
     expect("--warnings-as-errors applies to the merge (exit 1)",
            rc == 1 and re.search(r"^cycle/c.cpp:13:3: error: lock order cycle", out, re.M), out)

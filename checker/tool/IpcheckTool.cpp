@@ -167,7 +167,7 @@ bool mergeFacts(const ipcheck::RunConfig &Config, ipcheck::ReportLog &Log) {
       F.Level = "error";
       ++Log.Errors;
     }
-    ipcheck::printFinding(llvm::errs(), F);
+    ipcheck::printFinding(llvm::errs(), F, Config.Report.Root);
     Log.Findings.push_back(std::move(F));
   }
   if (Merged.TruncatedComponents)
