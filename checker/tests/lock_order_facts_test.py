@@ -191,6 +191,19 @@ def test_call_into_another_file():
     expect("... and from the plugin's facts the same", prc == 0 and pout2 == out2, pout + pout2)
 
 
+def test_named_primitives_meet():
+    facts = facts_dir("named")
+    rc, out = export_with_tool("named", facts)
+    rc2, out2 = merge(facts)
+    ws = warnings(out2)
+    expect("semaphores opened by the same names in two files are the same locks, whatever the "
+           "variables are called",
+           rc == 0 and not warnings(out) and len(ws) == 1 and ws[0][:2] == ("named/producer.cpp", "9")
+           and ws[0][3].startswith("lock order cycle 'named:/jobs-in' -> 'named:/jobs-out' -> "
+                                   "'named:/jobs-in': 'output' is acquired while 'input' is held"),
+           out + out2)
+
+
 def test_unit_local_locks():
     facts = facts_dir("local")
     rc, out = export_with_tool("local", facts)
@@ -362,7 +375,7 @@ def main():
     os.makedirs(ARGS.work)
     for test in (test_cycle_across_three_files, test_consistent_order, test_taken_together,
                  test_within_one_file_reported_once, test_call_into_another_file,
-                 test_unit_local_locks, test_corrupt_facts, test_parallel_writers_and_a_reader,
+                 test_named_primitives_meet, test_unit_local_locks, test_corrupt_facts, test_parallel_writers_and_a_reader,
                  test_sarif):
         test()
     if FAILURES:
