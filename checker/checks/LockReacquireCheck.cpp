@@ -209,9 +209,8 @@ void LockReacquireCheck::checkTranslationUnit(
     if (!R.Analyzed)
       continue;
     for (const LockAcquisition &A : R.Acquisitions) {
-      // A try-lock fails instead of waiting; a shared one may be held shared
-      // already (an exclusive one after it is reported).
-      if (A.Try || A.Shared)
+      // A try-lock fails instead of waiting.
+      if (A.Try)
         continue;
       for (size_t I = 0; I < A.Locks.size(); ++I) {
         PathId L = A.Locks[I];
@@ -219,6 +218,10 @@ void LockReacquireCheck::checkTranslationUnit(
             llvm::is_contained(A.Held, L) ||
             llvm::is_contained(llvm::ArrayRef(A.Locks).take_front(I), L);
         bool AroundLoop = !Again && llvm::is_contained(A.HeldAroundLoop, L);
+        // Readers may hold a lock several times: a shared acquisition waits
+        // only for a lock held exclusively for sure.
+        if (A.Shared && (AroundLoop || llvm::is_contained(A.HeldShared, L)))
+          continue;
         if (!Again && !AroundLoop)
           continue;
         const ApiLockKind *K = Ctx.lockKind(L);

@@ -33,6 +33,9 @@ struct State {
   /// edge, for sure on it) and not let go of since: taken again here, they
   /// are taken by their holder on the next iteration.
   LockSet LoopHeld;
+  /// Held locks that some path took shared (a reader): taking them shared
+  /// again is allowed.
+  LockSet SharedHeld;
   std::map<ReadKey, LockSet> Live; ///< Read -> locks held continuously since.
   std::map<const ValueDecl *, ReadSet> VarTaint;
   /// The branch outcomes this point depends on: (block ID, successor index). A
@@ -44,7 +47,8 @@ struct State {
 
   bool operator==(const State &O) const {
     return Reached == O.Reached && Held == O.Held && LoopHeld == O.LoopHeld &&
-           Live == O.Live && VarTaint == O.VarTaint && Branches == O.Branches &&
+           SharedHeld == O.SharedHeld && Live == O.Live &&
+           VarTaint == O.VarTaint && Branches == O.Branches &&
            Pending == O.Pending;
   }
 
@@ -82,6 +86,7 @@ struct State {
                           O.Held.end(), std::inserter(Both, Both.begin()));
     Held = std::move(Both);
     LoopHeld.insert(O.LoopHeld.begin(), O.LoopHeld.end());
+    SharedHeld.insert(O.SharedHeld.begin(), O.SharedHeld.end());
     for (const auto &[Key, Locks] : O.Live) {
       auto It = Live.find(Key);
       if (It == Live.end()) {
@@ -99,9 +104,18 @@ struct State {
     Pending.insert(O.Pending.begin(), O.Pending.end());
   }
 
+  void take(PathId Lock, bool Shared) {
+    Held.insert(Lock);
+    if (Shared)
+      SharedHeld.insert(Lock);
+    else
+      SharedHeld.erase(Lock);
+  }
+
   void release(PathId Lock) {
     Held.erase(Lock);
     LoopHeld.erase(Lock);
+    SharedHeld.erase(Lock);
     for (auto &Entry : Live)
       Entry.second.erase(Lock);
   }
@@ -810,7 +824,8 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
       if (Final)
         recordAcquisition(Locks, /*Try=*/false, Loc, St,
                           Info.GuardOfObject->Shared);
-      St.Held.insert(Locks.begin(), Locks.end());
+      for (PathId L : Locks)
+        St.take(L, Info.GuardOfObject->Shared);
     } else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method))
       for (PathId L : Locks)
         St.release(L);
@@ -841,7 +856,7 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     if ((Roles & RoleAcquire) && !Info.IsBranchCondition)
       for (const Expr *O : Objects)
         for (PathId L : locksOf(O)) {
-          St.Held.insert(L);
+          St.take(L, F->Shared);
           if (Final)
             Out.Summary.Takes.push_back(L);
         }
@@ -933,6 +948,7 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
         A.Shared = T.Shared;
         A.Path = Prefixed(T.Path);
         A.Held.assign(AtCall.begin(), AtCall.end());
+        A.HeldShared.assign(St.SharedHeld.begin(), St.SharedHeld.end());
         for (PathId L : St.LoopHeld)
           if (!AtCall.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
                 return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
@@ -949,7 +965,9 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
         St.release(Mine);
     for (PathId L : S->Acquires)
       if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api)) {
-        St.Held.insert(Mine);
+        St.take(Mine, llvm::any_of(S->TakeSites, [&](const TakeSite &T) {
+                  return T.Lock == L && T.Shared;
+                }));
         if (const ApiLockKind *K = Ctx.lockKind(L))
           Ctx.LockKinds.try_emplace(Mine, K);
       }
@@ -1046,10 +1064,10 @@ void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
             recordAction(std::move(Fact), ReadSet{}, B, St);
             Out.Summary.Takes.push_back(L);
           }
-        St.Held.insert(Locks.begin(), Locks.end());
       }
-      if (Adopts)
-        St.Held.insert(Locks.begin(), Locks.end());
+      if (Acquires || Adopts)
+        for (PathId L : Locks)
+          St.take(L, Ctx.Api.lookupGuard(RD)->Shared);
       return;
     }
   }
@@ -1472,6 +1490,7 @@ void FunctionAnalyzer::recordAcquisition(std::vector<PathId> Locks, bool Try,
   for (PathId L : St.LoopHeld)
     if (!St.Held.count(L))
       A.HeldAroundLoop.push_back(L);
+  A.HeldShared.assign(St.SharedHeld.begin(), St.SharedHeld.end());
   Out.Acquisitions.push_back(std::move(A));
 }
 

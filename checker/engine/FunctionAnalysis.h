@@ -116,6 +116,8 @@ struct LockAcquisition {
   /// Not in Held, but held on some way back around a loop to here (for sure
   /// on that way): taken again on the next iteration.
   std::vector<PathId> HeldAroundLoop;
+  /// Of Held, those some path took shared.
+  std::vector<PathId> HeldShared;
   /// Locks the helper itself held when it acquired, restated in this
   /// function's terms, with the way to where each was taken.
   std::vector<std::pair<PathId, WitnessPath>> HeldInside;
@@ -228,11 +230,14 @@ public:
   llvm::DenseSet<PathId> GenericObjects;
   llvm::DenseSet<PathId> ObjectsUsedUnderLock;
   /// The kind of each lock met, from the type of the expressions that name it
-  /// (and, for a helper's lock restated in a caller, from the helper's).
+  /// (and, for a helper's lock restated in a caller, from the helper's): for
+  /// the locks whose declaration the path does not name (`v.get_lock()`, an
+  /// element).
   llvm::DenseMap<PathId, const ApiLockKind *> LockKinds;
-  const ApiLockKind *lockKind(PathId Lock) const {
-    return LockKinds.lookup(Lock);
-  }
+  /// The kind of \p Lock: from the type of the variable, field or accessor
+  /// its path ends in (`this->mu_` of two classes is one path), else from
+  /// LockKinds; null if unknown.
+  const ApiLockKind *lockKind(PathId Lock) const;
 
   /// Whether findings on \p Object may be reported: a plain global scalar only
   /// when some code in the file accesses it under a lock.

@@ -105,8 +105,11 @@ ObjectPath PathTable::objectPathOf(const Expr *E, const ApiTable &Api,
   if (!E || Depth > 8)
     return P;
   E = strip(E);
-  if (isa<CXXThisExpr>(E)) {
+  if (const auto *TE = dyn_cast<CXXThisExpr>(E)) {
     P.Kind = ObjectPath::This;
+    // `this->mu_` of two classes are two locks (and two kinds of lock).
+    if (const CXXRecordDecl *RD = TE->getType()->getPointeeCXXRecordDecl())
+      P.Root = RD->getCanonicalDecl();
     return P;
   }
   if (const auto *DRE = dyn_cast<DeclRefExpr>(E)) {

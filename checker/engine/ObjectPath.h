@@ -34,8 +34,8 @@ constexpr PathId UnknownPath = 0;
 struct ObjectPath {
   enum RootKind { Unknown, Global, Local, Param, This, CallResult };
   RootKind Kind = Unknown;
-  const clang::Decl *Root =
-      nullptr; ///< The variable, parameter or called function.
+  /// The variable, parameter or called function; for `this`, its class.
+  const clang::Decl *Root = nullptr;
   unsigned ParamIndex = 0;
   std::vector<std::string> Components; ///< `m`, `[0]`, `get_lock()`.
   std::vector<bool> Arrow; ///< Shown as `p->m`; not part of the identity.

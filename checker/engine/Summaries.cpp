@@ -31,6 +31,24 @@ const FunctionResult &AnalysisContext::analyze(const FunctionDecl *FD) {
   return *Results.try_emplace(Def, std::move(Result)).first->second;
 }
 
+const ApiLockKind *AnalysisContext::lockKind(PathId Lock) const {
+  const ObjectPath &P = Paths.get(Lock);
+  const Decl *D = nullptr;
+  if (P.Components.empty())
+    D = P.Root;
+  else if (P.Members.size() == P.Components.size())
+    D = P.Members.back();
+  QualType T;
+  if (const auto *FD = dyn_cast_or_null<FunctionDecl>(D))
+    T = FD->getReturnType();
+  else if (const auto *VD = dyn_cast_or_null<ValueDecl>(D))
+    T = VD->getType();
+  if (!T.isNull())
+    if (const ApiLockKind *K = Api.lockKindOf(T))
+      return K;
+  return LockKinds.lookup(Lock);
+}
+
 bool AnalysisContext::isReportable(PathId Object) const {
   if (GenericObjects.count(Object) && !ObjectsUsedUnderLock.count(Object))
     return false;
