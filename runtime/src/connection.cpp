@@ -11,6 +11,7 @@
 // the bytes they ride on are read (ahead or not); they wait in the reading process's
 // Channel until recv_fds claims them, in order.
 #include "mp/connection.h"
+#include "mp/detail/futex.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -80,9 +81,7 @@ SegmentRef make_readahead() { return make_shared_object<ReadAhead>("mp-pipe-read
 // ppoll over `fds` for `timeout` seconds (negative: forever), surviving EINTR.
 int poll_fds(pollfd* fds, nfds_t n, double timeout) {
   using Clock = std::chrono::steady_clock;
-  const auto deadline = timeout < 0 ? Clock::time_point::max()
-                                    : Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                         std::chrono::duration<double>(timeout));
+  const auto deadline = steady_deadline(timeout);
   for (;;) {
     timespec ts{};
     timespec* tsp = nullptr;
@@ -520,9 +519,7 @@ std::string recv_bounded(const Connection& conn, std::size_t max_length, double 
   Channel& c =
       readable_channel(conn.open_channel("mp::Connection: receive on a closed connection"));
   if (c.buffered() > 0) fatal("mp::detail::recv_bounded: bytes were read ahead");
-  const auto deadline = timeout < 0 ? Clock::time_point::max()
-                                    : Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                         std::chrono::duration<double>(timeout));
+  const auto deadline = steady_deadline(timeout);
   Header size;
   read_exact_before(c, &size, sizeof size, deadline);
   if (size > max_length) {

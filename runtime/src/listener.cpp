@@ -6,6 +6,7 @@
 // or "#FAILURE#". Until it is over every read is detail::recv_bounded: at most 256 bytes
 // each, nothing read ahead, so the first message after it is read by the ordinary path.
 #include "mp/listener.h"
+#include "mp/detail/futex.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -80,11 +81,7 @@ using Family = Address::Family;
 
 using Clock = std::chrono::steady_clock;
 
-Clock::time_point deadline_after(double timeout) {
-  if (timeout < 0) return Clock::time_point::max();
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
-}
+Clock::time_point deadline_after(double timeout) { return detail::steady_deadline(timeout); }
 
 double seconds_until(Clock::time_point deadline) {
   if (deadline == Clock::time_point::max()) return -1;

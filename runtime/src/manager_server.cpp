@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "challenge.h"
+#include "mp/detail/futex.h"
 #include "mp/errors.h"
 #include "spawn_internal.h"
 
@@ -74,15 +75,10 @@ void Call::reply_bool(bool v) {
   reply({std::string_view(&b, 1)});
 }
 
-// Longer than this (infinity included) is no limit: the clock counts nanoseconds in 64 bits,
-// and a timeout it cannot hold (over 292 years) would come out of the conversion as any
-// value, the past included. NaN is no limit either (it is not >= 0).
-constexpr double kLongestTimeout = 1e9;  // seconds: 31 years
-
 Waiter Call::wait(double timeout) {
   answered = true;
   Waiter w{conn, request.request_id, request.caller, 0};
-  if (timeout >= 0 && timeout < kLongestTimeout) w.token = server.add_timer(object, w, timeout);
+  if (!unlimited(timeout)) w.token = server.add_timer(object, w, timeout);
   return w;
 }
 
@@ -649,8 +645,7 @@ void Server::cancel_timer(const Waiter& w) {
 
 std::uint64_t Server::add_timer(ObjectId object, const Waiter& w, double timeout) {
   Timer t;
-  t.at = Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
+  t.at = steady_deadline(timeout);
   t.object = object;
   t.waiter = w;
   std::uint64_t token = next_timer_++;

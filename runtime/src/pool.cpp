@@ -84,7 +84,7 @@ using Clock = std::chrono::steady_clock;
 template <class Pred>
 bool wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, double timeout,
                 Pred pred) {
-  if (timeout < 0) {
+  if (detail::unlimited(timeout)) {
     cv.wait(lock, pred);
     return true;
   }

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 
 namespace mp::detail {
@@ -55,11 +56,28 @@ inline std::int64_t monotonic_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// The end of a timeout given in seconds; a negative timeout never ends.
+// Timeouts in seconds, as every call of the runtime takes them: negative is no limit, and so
+// is anything the clocks cannot hold — they count nanoseconds in 64 bits, so a timeout over
+// 292 years would come out of the conversion as any value, the past included — and NaN.
+inline constexpr double kLongestTimeout = 1e9;  // seconds: 31 years
+inline bool unlimited(double timeout_seconds) noexcept {
+  return !(timeout_seconds >= 0 && timeout_seconds < kLongestTimeout);
+}
+
+// The end of a timeout given in seconds on std::chrono::steady_clock (time_point::max()
+// when unlimited).
+inline std::chrono::steady_clock::time_point steady_deadline(double timeout_seconds) noexcept {
+  using Clock = std::chrono::steady_clock;
+  if (unlimited(timeout_seconds)) return Clock::time_point::max();
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(timeout_seconds));
+}
+
+// The end of a timeout given in seconds (see unlimited()).
 class Deadline {
  public:
   explicit Deadline(double timeout_seconds) noexcept
-      : end_ns_(timeout_seconds < 0
+      : end_ns_(unlimited(timeout_seconds)
                     ? -1
                     : monotonic_ns() + static_cast<std::int64_t>(timeout_seconds * 1e9)) {}
 
