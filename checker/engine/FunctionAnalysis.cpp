@@ -177,6 +177,9 @@ public:
 private:
   // Pre-scan.
   void scan(const Stmt *S);
+  void noteUserGuard(const VarDecl *VD, const CXXRecordDecl *RD);
+  PathId lockOfUserGuard(PathId CtorLock, const CXXConstructorDecl *Ctor,
+                         const CXXConstructExpr *Construct);
   bool resultUsed(const CallExpr *Call) const;
   unsigned genericRole(const CallExpr *Call) const;
   bool isRValueUse(const Expr *E) const;
@@ -254,6 +257,12 @@ private:
   llvm::DenseMap<const Stmt *, const CallExpr *>
       RefSites; ///< Assignment -> reference call.
   llvm::DenseMap<const VarDecl *, std::vector<PathId>> GuardLocks;
+  /// Locals of a guard class of the file's own (a constructor that returns
+  /// holding a lock it was given, a destructor that lets go of it): the
+  /// construction and the constructor's summary.
+  llvm::DenseMap<const VarDecl *,
+                 std::pair<const CXXConstructExpr *, const FunctionSummary *>>
+      UserGuards;
   /// Plain fields of a record that holds a lock: shared, and guarded by it.
   llvm::DenseMap<const Expr *, CallInfo> Fields;
   llvm::DenseMap<const Stmt *, const Expr *> FieldSites;
@@ -277,9 +286,12 @@ void FunctionAnalyzer::scan(const Stmt *S) {
   if (const auto *DS = dyn_cast<DeclStmt>(S)) {
     for (const Decl *D : DS->decls())
       if (const auto *VD = dyn_cast<VarDecl>(D))
-        if (const auto *RD = VD->getType()->getAsCXXRecordDecl();
-            RD && Ctx.Api.lookupGuard(RD))
-          Interesting = true;
+        if (const auto *RD = VD->getType()->getAsCXXRecordDecl()) {
+          if (Ctx.Api.lookupGuard(RD))
+            Interesting = true;
+          else
+            noteUserGuard(VD, RD);
+        }
   }
   const Expr *Plain = nullptr;
   if (const auto *ME = dyn_cast<MemberExpr>(S); ME && isGuardedField(ME))
@@ -1005,9 +1017,83 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
   }
 }
 
+void FunctionAnalyzer::noteUserGuard(const VarDecl *VD,
+                                     const CXXRecordDecl *RD) {
+  const auto *Construct =
+      VD->getInit() ? dyn_cast<CXXConstructExpr>(skipWrappers(VD->getInit()))
+                    : nullptr;
+  const CXXDestructorDecl *Dtor = RD->getDestructor();
+  if (!Construct || !Dtor || !Construct->getConstructor())
+    return;
+  const FunctionSummary *Ctor = Ctx.summaryFor(Construct->getConstructor());
+  if (!Ctor || Ctor->Acquires.empty())
+    return;
+  // Only a class whose destructor lets go of what its constructor took: a
+  // guard, not an object that keeps a lock for longer.
+  const FunctionSummary *Release = Ctx.summaryFor(Dtor);
+  if (!Release || !llvm::any_of(Ctor->Acquires, [&](PathId L) {
+        return llvm::is_contained(Release->Releases, L);
+      }))
+    return;
+  UserGuards[VD] = {Construct, Ctor};
+  Interesting = true;
+}
+
+/// A lock the constructor returns holding, in this function's terms: a
+/// parameter is the argument; a member initialized from a parameter
+/// (`MutexLock(pthread_mutex_t *m) : m_(m)`) is that argument too.
+PathId FunctionAnalyzer::lockOfUserGuard(PathId CtorLock,
+                                         const CXXConstructorDecl *Ctor,
+                                         const CXXConstructExpr *Construct) {
+  const ObjectPath &P = Ctx.Paths.get(CtorLock);
+  if (P.Kind == ObjectPath::Global)
+    return CtorLock;
+  const ParmVarDecl *Param = nullptr;
+  if (P.Kind == ObjectPath::Param) {
+    Param = dyn_cast_or_null<ParmVarDecl>(P.Root);
+  } else if (P.Kind == ObjectPath::This && P.Components.size() == 1 &&
+             P.Members.size() == 1) {
+    for (const CXXCtorInitializer *I : Ctor->inits())
+      if (I->getMember() && I->getMember() == P.Members[0] && I->getInit()) {
+        const Expr *E = skipWrappers(I->getInit());
+        if (const auto *U = dyn_cast<UnaryOperator>(E))
+          E = skipWrappers(U->getSubExpr());
+        if (const auto *DRE = dyn_cast<DeclRefExpr>(E))
+          Param = dyn_cast<ParmVarDecl>(DRE->getDecl());
+      }
+  }
+  if (!Param || (P.Kind == ObjectPath::Param && !P.Components.empty()))
+    return UnknownPath;
+  unsigned Index = Param->getFunctionScopeIndex();
+  if (Index >= Construct->getNumArgs())
+    return UnknownPath;
+  PathId Mine = pathOf(Construct->getArg(Index));
+  if (Mine != UnknownPath)
+    if (const ApiLockKind *K = Ctx.lockKind(CtorLock))
+      Ctx.LockKinds.try_emplace(Mine, K);
+  return Mine;
+}
+
 void FunctionAnalyzer::transferDecl(const VarDecl *VD, const CFGBlock *B,
                                     State &St, bool Final) {
   const Expr *Init = VD->getInit();
+  if (auto It = UserGuards.find(VD); It != UserGuards.end()) {
+    const auto [Construct, Ctor] = It->second;
+    std::vector<PathId> Locks;
+    for (PathId L : Ctor->Acquires)
+      if (PathId Mine =
+              lockOfUserGuard(L, Construct->getConstructor(), Construct))
+        Locks.push_back(Mine);
+    GuardLocks[VD] = Locks;
+    if (Final) {
+      recordAcquisition(Locks, /*Try=*/false, VD->getLocation(), St);
+      Out.Summary.Takes.insert(Out.Summary.Takes.end(), Locks.begin(),
+                               Locks.end());
+    }
+    for (PathId L : Locks)
+      St.take(L, /*Shared=*/false);
+    return;
+  }
   if (const auto *RD = VD->getType()->getAsCXXRecordDecl()) {
     if (Ctx.Api.lookupGuard(RD)) {
       std::vector<PathId> Locks;

@@ -257,6 +257,29 @@ void Server::serve_one(mp::Connection &conn) {
   served_ += request;
 }
 
+// A guard class of the file's own.
+class MutexLock {
+ public:
+  explicit MutexLock(pthread_mutex_t &m) : m_(m) { pthread_mutex_lock(&m_); }
+  ~MutexLock() { pthread_mutex_unlock(&m_); }
+
+ private:
+  pthread_mutex_t &m_;
+};
+
+void bad26_own_guard_class(Job *job) {
+  MutexLock guard(job->mu);  // expected-note{{'job->mu' acquired here}}
+  waitpid(job->child, &job->status, 0);  // expected-warning{{blocking call to 'waitpid' while holding 'job->mu' [ipc-blocking-under-lock]}}
+}
+
+void ok23_own_guard_scope_ends_first(Job *job) {
+  {
+    MutexLock guard(job->mu);
+    job->status = -1;
+  }
+  waitpid(job->child, &job->status, 0);
+}
+
 // --- ok: the lock let go of first ----------------------------------------------------------------
 
 void ok1_released_before_the_call(mp::Queue<int> &q) {

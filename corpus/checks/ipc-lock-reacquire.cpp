@@ -254,6 +254,32 @@ void ok25_loop_lets_go_before_coming_back() {
   pthread_mutex_unlock(&queue_mu);
 }
 
+// A guard class of the file's own, as in most C++ code on pthreads: what its constructor
+// takes from its argument and its destructor lets go of.
+class MutexLock {
+ public:
+  explicit MutexLock(pthread_mutex_t *m) : m_(m) { pthread_mutex_lock(m_); }
+  ~MutexLock() { pthread_mutex_unlock(m_); }
+  MutexLock(const MutexLock &) = delete;
+
+ private:
+  pthread_mutex_t *m_;
+};
+
+void bad23_own_guard_class_twice(Counter *c) {
+  MutexLock outer(&c->mu);  // expected-note{{'c->mu' first acquired here}}
+  MutexLock inner(&c->mu);  // expected-warning{{acquiring 'c->mu' again while it is held: 'pthread_mutex_t' is not reentrant (self-deadlock) [ipc-lock-reacquire]}}
+}
+
+void ok27_own_guard_class_scopes(Counter *c) {
+  {
+    MutexLock first(&c->mu);
+    c->n++;
+  }
+  MutexLock second(&c->mu);
+  c->n++;
+}
+
 // --- ok: reentrant locks ------------------------------------------------------------------------
 
 mp::RLock tree_lock;
