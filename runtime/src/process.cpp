@@ -543,7 +543,9 @@ void init(int argc, char** argv) {
 
 namespace detail {
 void become_spawned_child(std::string name, bool daemon, std::string identity, ProcessInfo parent) {
-  g_self = new Self{std::move(name), daemon, std::move(identity), std::move(parent), {}};
+  // In place: the exec'd image has one thread yet, and a new record would leak the first.
+  g_self->~Self();
+  new (g_self) Self{std::move(name), daemon, std::move(identity), std::move(parent), {}};
 }
 void run_exit_function() { exit_function(); }
 void ensure_exit_function() {
