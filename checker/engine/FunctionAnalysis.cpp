@@ -236,6 +236,7 @@ private:
                       const std::vector<const Expr *> &Objects,
                       const std::string &Name, const State &St);
   bool decidedUnderLock(PathId Object, const State &St) const;
+  PathId lockConditionIsBuiltOn(PathId Cond);
   void applyBlockSites(const CallExpr *Call, const FunctionSummary &S,
                        const std::string &Name, const State &St);
   void summarizeBlocking();
@@ -1690,10 +1691,69 @@ void FunctionAnalyzer::recordBlocking(const CallExpr *Call,
   if (F.Roles & RoleWait) {
     if (F.LockArg >= 0 && unsigned(F.LockArg) < Call->getNumArgs())
       B.Releases = locksOf(Call->getArg(F.LockArg));
-    else if (!Objects.empty())
+    else if (!Objects.empty()) {
       B.Releases = locksOf(Objects.front());
+      // `mp::Condition changed{lock}`: waiting lets go of `lock` too.
+      if (PathId Built = lockConditionIsBuiltOn(
+              B.Releases.empty() ? UnknownPath : B.Releases.front()))
+        B.Releases.push_back(Built);
+    }
   }
   Out.Blocking.push_back(std::move(B));
+}
+
+/// The lock the condition \p Cond was constructed on, when its declaration
+/// says (a field initialized from a sibling field, a variable from another
+/// variable), as a path beside \p Cond; UnknownPath otherwise.
+PathId FunctionAnalyzer::lockConditionIsBuiltOn(PathId Cond) {
+  if (Cond == UnknownPath)
+    return UnknownPath;
+  const ObjectPath &P = Ctx.Paths.get(Cond);
+  const ValueDecl *D =
+      P.Components.empty()
+          ? dyn_cast_or_null<VarDecl>(P.Root)
+          : (P.Members.size() == P.Components.size() ? P.Members.back()
+                                                     : nullptr);
+  const Expr *Init = nullptr;
+  if (const auto *VD = dyn_cast_or_null<VarDecl>(D))
+    Init = VD->getInit();
+  else if (const auto *FD = dyn_cast_or_null<FieldDecl>(D))
+    Init = FD->getInClassInitializer();
+  const auto *Construct =
+      Init ? dyn_cast<CXXConstructExpr>(skipWrappers(Init->IgnoreImplicit()))
+           : nullptr;
+  if (!Construct || Construct->getNumArgs() != 1 ||
+      !Ctx.Api.lockKindOf(Construct->getArg(0)->getType()))
+    return UnknownPath;
+  // The lock may be passed by value: an mp::Lock is a handle.
+  const Expr *Arg = skipWrappers(Construct->getArg(0)->IgnoreImplicit());
+  while (const auto *Copy = dyn_cast<CXXConstructExpr>(Arg)) {
+    if (Copy->getNumArgs() != 1 || !Copy->getConstructor() ||
+        !Copy->getConstructor()->isCopyOrMoveConstructor())
+      break;
+    Arg = skipWrappers(Copy->getArg(0)->IgnoreImplicit());
+  }
+  if (const auto *DRE = dyn_cast<DeclRefExpr>(Arg)) {
+    if (const auto *VD = dyn_cast<VarDecl>(DRE->getDecl());
+        VD && VD->hasGlobalStorage())
+      return pathOf(DRE);
+    return UnknownPath;
+  }
+  // A sibling field: the same path with its last component replaced.
+  const auto *ME = dyn_cast<MemberExpr>(Arg);
+  const auto *Sibling =
+      ME && isa<CXXThisExpr>(ME->getBase()->IgnoreParenImpCasts())
+          ? dyn_cast<FieldDecl>(ME->getMemberDecl())
+          : nullptr;
+  if (!Sibling || P.Components.empty())
+    return UnknownPath;
+  ObjectPath Beside = P;
+  Beside.Components.back() = Sibling->getNameAsString();
+  Beside.Members.back() = Sibling;
+  if (!Beside.ShownAs.empty() &&
+      Beside.ShownAs.size() == Beside.Components.size())
+    Beside.ShownAs.back().clear();
+  return Ctx.Paths.intern(Beside);
 }
 
 bool FunctionAnalyzer::decidedUnderLock(PathId Object, const State &St) const {

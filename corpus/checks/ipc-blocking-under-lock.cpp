@@ -358,6 +358,27 @@ void ok10_boost_condition_wait(Channel &ch, bip::interprocess_condition &cond) {
   cond.wait(lk);
 }
 
+// A condition made on a lock of its own struct (as producer_consumer's Shared): waiting lets go
+// of that lock, whichever of the two the guard names.
+struct Ring {
+  mp::Lock lock;
+  mp::Condition changed{lock};
+  int size = 0;
+};
+
+void ok24_condition_built_on_the_held_lock(Ring &r) {
+  mp::LockGuard<mp::Lock> guard(r.lock);
+  while (r.size == 0)
+    r.changed.wait();
+}
+
+void bad27_condition_built_on_a_lock_and_another_held(Ring &r) {
+  mp::LockGuard<mp::Lock> outer(other_lock);  // expected-note{{'other_lock' acquired here}}
+  mp::LockGuard<mp::Lock> guard(r.lock);
+  while (r.size == 0)
+    r.changed.wait();  // expected-warning{{blocking call to 'wait' while holding 'other_lock' (the wait lets go of 'r.changed' and 'r.lock' only) [ipc-blocking-under-lock]}}
+}
+
 void wait_changed(Board &b) { b.changed.wait(); }
 
 void ok11_helper_waits_on_the_callers_condition(Board &b) {
