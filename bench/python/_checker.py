@@ -48,7 +48,9 @@ def corpus_units() -> list[Unit]:
     program_flags = ["-I", str(REPO / "runtime" / "include")]
     units = [Unit("checks_" + slug(p.stem), p, checks_flags)
              for p in sorted((REPO / "corpus" / "checks").glob("*.cpp"))]
-    units += [Unit(f"programs_{slug(p.parent.parent.name)}_{p.parent.name}", p, program_flags)
+    # <topic>/fixed/<topic>.cpp is programs_<topic>_fixed; another fix of the same bug,
+    # fixed/<topic>_<variant>.cpp, is programs_<topic>_<variant>_fixed (its bin/corpus name).
+    units += [Unit(f"programs_{slug(p.stem)}_{p.parent.name}", p, program_flags)
               for p in sorted((REPO / "corpus" / "programs").glob("*/*/*.cpp"))]
     if not units:
         fail(f"no corpus files under {REPO / 'corpus'}")

@@ -52,6 +52,8 @@ def main() -> int:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         found = findings(proc.stdout, source)
         name = f"{source.parent.parent.name}/{kind}"
+        if source.stem != source.parent.parent.name:  # another fix of the topic's bug
+            name += f"/{source.name}"
         problems = []
         if proc.returncode != 0:
             problems.append(f"the compile failed (exit {proc.returncode})")
