@@ -857,16 +857,23 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     // while waiting for it.
     if (Final && (Roles & (RoleBlock | RoleTimedBlock)))
       recordBlocking(Call, *F, Objects, Name, St);
+    // `acquire(false)`, `acquire(true, 0.05)`: gives up instead of waiting
+    // for ever, like a try-lock; held after it only if the code does not look
+    // at whether it succeeded (a branch on it is a try branch).
+    bool GivesUp =
+        (Roles & RoleAcquire) && boundOf(Call, *F) != BlockBound::Unbounded;
     if (Final && (Roles & (RoleAcquire | RoleTryAcquire))) {
       std::vector<PathId> Locks;
       for (const Expr *O : Objects)
         for (PathId L : locksOf(O))
           Locks.push_back(L);
       recordAcquisition(std::move(Locks),
-                        !(Roles & RoleAcquire) || Info.IsBranchCondition, Loc,
-                        St, F->Shared);
+                        !(Roles & RoleAcquire) || Info.IsBranchCondition ||
+                            GivesUp,
+                        Loc, St, F->Shared);
     }
-    if ((Roles & RoleAcquire) && !Info.IsBranchCondition)
+    if ((Roles & RoleAcquire) && !Info.IsBranchCondition &&
+        !(GivesUp && Info.ResultUsed))
       for (const Expr *O : Objects)
         for (PathId L : locksOf(O)) {
           St.take(L, F->Shared);

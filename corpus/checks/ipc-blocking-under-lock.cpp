@@ -468,6 +468,14 @@ void ok21_no_lock_held(mp::Queue<int> &q, mp::Connection &conn, int fd, char *bu
   std::this_thread::sleep_for(1ms);
 }
 
+// Whether a timed acquire succeeded is kept, not known here: the lock is not held for sure.
+void ok25_timed_acquire_result_kept(mp::Queue<int> &q) {
+  bool got = lock.acquire(true, 0.05);
+  q.get();
+  if (got)
+    lock.release();
+}
+
 void ok22_try_lock_failed(mp::Queue<int> &q) {
   if (!state_mu.try_lock()) {
     q.get();  // not held on this branch

@@ -372,6 +372,15 @@ void ok10_timed_unique_lock() {
   std::unique_lock<std::timed_mutex> again(slot_mu, 10ms);  // gives up after 10 ms
 }
 
+void ok26_acquire_that_gives_up() {
+  jobs_lock.acquire();
+  bool again = jobs_lock.acquire(false);  // returns false at once
+  bool later = jobs_lock.acquire(true, 0.05);  // gives up after 50 ms
+  (void)again;
+  (void)later;
+  jobs_lock.release();
+}
+
 void ok11_semaphore_units(sem_t *slots) {
   sem_wait(slots);  // a counting semaphore: two units, no owner
   sem_wait(slots);
