@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "mp/errors.h"
 #include "mp/hook.h"
 #include "mp/process.h"
+#include "recv_buffer.h"
 #include "spawn_internal.h"
 
 namespace mp::detail::manager {
@@ -265,7 +267,7 @@ class Link {
         std::uint64_t length;
         std::memcpy(&length, in_.data() + in_begin_, sizeof length);
         if (in_.size() - in_begin_ - sizeof length < length) break;
-        std::string frame = in_.substr(in_begin_ + sizeof length, static_cast<std::size_t>(length));
+        std::string frame(in_.data() + in_begin_ + sizeof length, static_cast<std::size_t>(length));
         in_begin_ += sizeof length + static_cast<std::size_t>(length);
         deliver(std::move(frame));
       }
@@ -277,12 +279,15 @@ class Link {
         std::lock_guard lock(mutex_);
         if (mine.done || gone_) return;
       }
-      // Spin, then sleep in poll.
+      // Spin, then sleep in poll. The spin yields after each empty read: on a machine busier
+      // than its cores, the server may be waiting for this core, and a spinner that never
+      // yields keeps it for a whole time slice (a round trip of 200 us instead of 8 here).
       auto spin_until = Clock::now() + spin;
       ssize_t n;
       for (;;) {
         n = read_some();
         if (n != -2 || Clock::now() >= spin_until) break;
+        ::sched_yield();
       }
       if (n == -2) {
         pollfd p{fd_, POLLIN, 0};
@@ -328,13 +333,12 @@ class Link {
       std::size_t missing = sizeof length + length - (in_.size() - in_begin_);
       want = std::max(want, std::min<std::size_t>(missing, std::size_t{1} << 24));
     }
-    std::size_t old = in_.size();
-    in_.resize(old + want);
+    char* room = in_.prepare(want);
     ssize_t n;
     do {
-      n = ::recv(fd_, in_.data() + old, want, MSG_DONTWAIT);
+      n = ::recv(fd_, room, want, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
-    in_.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    if (n > 0) in_.commit(static_cast<std::size_t>(n));
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? -2 : (errno == ECONNRESET ? 0 : -1);
     return n;
   }
@@ -369,7 +373,7 @@ class Link {
   bool reading_ = false;
   bool gone_ = false;
   std::string gone_reason_;
-  std::string in_;  // the reader's (one thread at a time: reading_)
+  RecvBuffer in_;  // the reader's (one thread at a time: reading_)
   std::size_t in_begin_ = 0;
 };
 

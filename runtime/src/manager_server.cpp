@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "challenge.h"
 #include "mp/detail/futex.h"
 #include "mp/errors.h"
+#include "recv_buffer.h"
 #include "spawn_internal.h"
 
 namespace mp::detail::manager {
@@ -128,7 +130,7 @@ struct Server::Conn {
   int fd = -1;
   Stage stage = Stage::kReady;
   std::string challenge;  // what we challenged the peer with, after "#CHALLENGE#"
-  std::string in;
+  RecvBuffer in;
   std::size_t in_begin = 0;
   std::string out;
   std::size_t out_begin = 0;
@@ -176,6 +178,8 @@ void Server::serve_forever() {
       spinning = true;
     } else if (spinning && now - last_activity > options_.spin) {
       spinning = false;
+    } else if (spinning) {
+      ::sched_yield();  // a client waiting for this core would wait a whole time slice
     }
     for (int i = 0; i < n; ++i) {
       ConnId id = events[i].data.u64;
@@ -315,10 +319,8 @@ void Server::on_readable(Conn& c) {
     }
     if (next.size > have)
       want = std::max(want, std::min<std::size_t>(next.size - have, std::size_t{1} << 24));
-    std::size_t old = c.in.size();
-    c.in.resize(old + want);
-    ssize_t n = ::recv(c.fd, c.in.data() + old, want, MSG_DONTWAIT);
-    c.in.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    ssize_t n = ::recv(c.fd, c.in.prepare(want), want, MSG_DONTWAIT);
+    if (n > 0) c.in.commit(static_cast<std::size_t>(n));
     if (n == 0) {
       if (c.in.size() > c.in_begin)
         drop(c.id, "the connection closed in the middle of a message");
@@ -349,7 +351,7 @@ void Server::on_readable(Conn& c) {
       c.in.clear();
       c.in_begin = 0;
     } else if (c.in_begin > (1 << 20)) {
-      c.in.erase(0, c.in_begin);
+      c.in.erase_front(c.in_begin);
       c.in_begin = 0;
     }
     if (static_cast<std::size_t>(n) < want) return;  // drained for now
