@@ -10,8 +10,10 @@
 // measured from the task times the workers report.
 #include "mp/pool.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -314,7 +316,19 @@ class WorkerLoop {
       : setup_(setup),
         control_(static_cast<PoolControl*>(setup.control.data())),
         tasks_(task_ring(setup.rings.data())),
-        results_(result_ring(setup.rings.data())) {}
+        results_(result_ring(setup.rings.data())) {
+    // A forkserver worker is the server's child, not the pool owner's: it watches the owner
+    // through a pidfd instead of its parent pid.
+    if (setup_.watch_parent && ::getppid() != setup_.parent_pid) {
+      owner_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, setup_.parent_pid, 0));
+      owner_gone_ = owner_pidfd_ < 0;
+    }
+  }
+  ~WorkerLoop() {
+    if (owner_pidfd_ >= 0) ::close(owner_pidfd_);
+  }
+  WorkerLoop(const WorkerLoop&) = delete;
+  WorkerLoop& operator=(const WorkerLoop&) = delete;
 
   void run() {
     if (setup_.has_initializer && !run_initializer()) return;
@@ -382,7 +396,11 @@ class WorkerLoop {
   // Keeps going while the pool wants it and its owner lives.
   bool alive() const {
     if (control_->stop.load(std::memory_order_acquire) != 0) return false;
-    return !setup_.watch_parent || ::getppid() == setup_.parent_pid;
+    if (!setup_.watch_parent) return true;
+    if (owner_gone_) return false;
+    if (owner_pidfd_ < 0) return ::getppid() == setup_.parent_pid;
+    pollfd p{owner_pidfd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
   }
 
   // Until `in_` holds `n` bytes. False if the pool stopped first.
@@ -444,6 +462,8 @@ class WorkerLoop {
   static constexpr std::int64_t kParkNs = 100'000'000;
 
   WorkerSetup& setup_;
+  int owner_pidfd_ = -1;
+  bool owner_gone_ = false;
   PoolControl* control_;
   Ring tasks_;
   Ring results_;

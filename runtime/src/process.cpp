@@ -106,6 +106,7 @@ void set_initialized_for_testing(bool value) noexcept { g_initialized.store(valu
 ProcessState::~ProcessState() {
   if (thread.joinable()) thread.detach();  // a daemonic thread left running at exit
   if (sentinel >= 0) ::close(sentinel);
+  if (pidfd >= 0) ::close(pidfd);
 }
 
 void ProcessState::record_exit(pid_t waited, int status) {
@@ -126,6 +127,7 @@ bool ProcessState::reap_locked(int options) {
     done.store(true, std::memory_order_release);
     return true;
   }
+  if (used_method == StartMethod::kForkserver) return reap_forkserver_child(*this, options);
   int status = 0;
   pid_t r;
   do {
@@ -151,12 +153,18 @@ bool ProcessState::join(double timeout) {
     std::lock_guard lock(reap_mutex);
     return reap_locked(0);
   }
-  if (try_reap()) return true;
-  if (!wait_readable(sentinel, timeout)) return false;
-  // Readable sentinel: the child has exited; try_reap can only fail while another thread
-  // holds the reap lock, which it then releases without blocking for long.
-  while (!try_reap()) std::this_thread::yield();
-  return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+  for (;;) {
+    if (try_reap()) return true;
+    const double left =
+        std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+    if (!wait_readable(sentinel, std::max(0.0, left))) return false;
+    // Readable sentinel: the child has exited; try_reap can only fail while another thread
+    // holds the reap lock, which it then releases without blocking for long; or, under
+    // forkserver, the server died and the sentinel has just become the child's pidfd.
+    if (try_reap()) return true;
+    std::this_thread::yield();
+  }
 }
 
 void ProcessState::watch_child(pid_t child) {
@@ -191,7 +199,7 @@ void exit_function() {
   auto states = children_of(me);
   for (auto& s : states) {
     if (s->daemon && s->used_method != StartMethod::kThread && !s->try_reap())
-      ::syscall(SYS_pidfd_send_signal, s->sentinel, SIGTERM, nullptr, 0);
+      ::syscall(SYS_pidfd_send_signal, s->signal_fd(), SIGTERM, nullptr, 0);
   }
   for (auto& s : states) {
     if (s->daemon && s->used_method == StartMethod::kThread) continue;
@@ -298,6 +306,8 @@ std::string_view start_method_name(StartMethod method) noexcept {
       return "spawn";
     case StartMethod::kThread:
       return "thread";
+    case StartMethod::kForkserver:
+      return "forkserver";
   }
   return "?";
 }
@@ -306,8 +316,9 @@ StartMethod parse_start_method(std::string_view name) {
   if (name == "fork") return StartMethod::kFork;
   if (name == "spawn") return StartMethod::kSpawn;
   if (name == "thread") return StartMethod::kThread;
+  if (name == "forkserver") return StartMethod::kForkserver;
   throw std::invalid_argument("mp: unknown start method '" + std::string(name) +
-                              "' (expected fork, spawn or thread)");
+                              "' (expected fork, spawn, forkserver or thread)");
 }
 
 void set_start_method(std::string_view name) { set_start_method(parse_start_method(name)); }
@@ -367,6 +378,9 @@ void Process::start() {
     case StartMethod::kThread:
       detail::start_thread(s);
       break;
+    case StartMethod::kForkserver:
+      detail::start_forkserver(s);
+      break;
   }
   s.phase = detail::Phase::kStarted;
   // As Python's start(): the parent lets go of the target and its arguments once the child
@@ -416,7 +430,7 @@ void send_signal(detail::ProcessState& s, int sig, const char* what) {
                        "target watch an mp::Event instead");
   if (s.done.load(std::memory_order_acquire)) return;
   MP_HOOK("process.signal");
-  if (::syscall(SYS_pidfd_send_signal, s.sentinel, sig, nullptr, 0) != 0 && errno != ESRCH)
+  if (::syscall(SYS_pidfd_send_signal, s.signal_fd(), sig, nullptr, 0) != 0 && errno != ESRCH)
     detail::throw_errno("pidfd_send_signal");
 }
 }  // namespace
@@ -435,7 +449,9 @@ void Process::close() {
     detail::unregister_child(&s);
   }
   if (s.sentinel >= 0) ::close(s.sentinel);
+  if (s.pidfd >= 0) ::close(s.pidfd);
   s.sentinel = -1;
+  s.pidfd = -1;
   s.target.reset();
   s.phase = detail::Phase::kClosed;
 }

@@ -22,6 +22,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mp/detail/segment.h"
@@ -233,25 +234,28 @@ void record_argv(int argc, char** argv) {
   saved.push_back(nullptr);
 }
 
-void start_spawn(ProcessState& s) {
+std::string make_spawn_payload(ProcessState& s, std::vector<int>& fds) {
+  const std::string method(start_method_name(s.used_method));
   if (!initialized())
-    throw ProcessError(
-        "mp: cannot start a process with the spawn start method: main did not call "
-        "mp::init(argc, argv) first. A spawned child runs the program's main from the start "
-        "and mp::init is where it takes up its target; make `mp::init(argc, argv);` the first "
-        "line of main");
-  std::vector<int> fds;
+    throw ProcessError("mp: cannot start a process with the " + method +
+                       " start method: main did not call mp::init(argc, argv) first. A " + method +
+                       " child (or the forkserver) runs the program's main from the start and "
+                       "mp::init is where it takes up its target; make `mp::init(argc, argv);` "
+                       "the first line of main");
   std::optional<SpawnTarget> target;
   {
     InheritedFdCollector collector(fds);
     target = s.target->spawn_target();
   }
   if (!target)
-    throw ProcessError(
-        "mp: this Process's target cannot be started with spawn: it must be a plain function "
-        "(a free function or a captureless lambda) whose arguments match its parameters and "
-        "are serializable (mp/serialize.h). Use get_context(mp::kSpawn) to have this checked "
-        "at compile time, or the fork or thread start method");
+    throw ProcessError("mp: this Process's target cannot be started with " + method +
+                       ": it must be a plain function (a free function or a captureless "
+                       "lambda) whose arguments match its parameters and are serializable "
+                       "(mp/serialize.h). Use get_context(mp::k" +
+                       (s.used_method == StartMethod::kSpawn ? "Spawn" : "Forkserver") +
+                       ") to have this checked at compile time, or the fork or thread start "
+                       "method");
+  for (int fd : Segment::live_fds()) fds.push_back(fd);
 
   const Self& me = current_self();
   Payload payload{locate_code(target->fn),
@@ -264,37 +268,48 @@ void start_spawn(ProcessState& s) {
                   static_cast<int>(::getpid()),
                   me.daemon,
                   mp::authkey()};
-  std::string bytes = mp::serialize(payload);
+  return mp::serialize(payload);
+}
 
-  int payload_fd = ::memfd_create("mp-spawn", MFD_CLOEXEC);
-  if (payload_fd < 0) throw_errno("memfd_create");
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{payload_fd};
-  write_all(payload_fd, bytes.data(), bytes.size());
+int write_payload_fd(const std::string& bytes, const char* debug_name) {
+  int fd = ::memfd_create(debug_name, MFD_CLOEXEC);
+  if (fd < 0) throw_errno("memfd_create");
+  try {
+    write_all(fd, bytes.data(), bytes.size());
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  return fd;
+}
 
-  FileActions actions;
-  actions.inherit(payload_fd);
-  for (int fd : Segment::live_fds()) actions.inherit(fd);
-  for (int fd : fds) actions.inherit(fd);
-
-  std::string variable = std::string(kPayloadVariable) + "=" + std::to_string(payload_fd);
+std::vector<char*> child_environment(const std::string& variable) {
   std::vector<char*> env;
-  const std::size_t prefix = std::strlen(kPayloadVariable) + 1;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e)
-    if (std::strncmp(*e, variable.c_str(), prefix) != 0) env.push_back(*e);
-  env.push_back(variable.data());
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (entry.starts_with(kPayloadVariable + std::string("=")) ||
+        entry.starts_with(kForkserverVariable + std::string("=")))
+      continue;
+    env.push_back(*e);
+  }
+  env.push_back(const_cast<char*>(variable.c_str()));
   env.push_back(nullptr);
+  return env;
+}
 
+char** child_argv() {
   auto& argv = saved_argv();
   static char fallback_name[] = "mp-spawn";
-  char* fallback[] = {fallback_name, nullptr};
-  char** child_argv = argv.size() > 1 ? argv.data() : fallback;
+  static char* fallback[] = {fallback_name, nullptr};
+  return argv.size() > 1 ? argv.data() : fallback;
+}
 
+pid_t spawn_self(const std::vector<int>& inherited, const std::string& variable) {
+  FileActions actions;
+  for (int fd : inherited) actions.inherit(fd);
+  std::vector<char*> env = child_environment(variable);
   std::cout.flush();
   std::fflush(nullptr);
-  MP_HOOK("process.spawn.before");
   // The child starts with no signal blocked, whatever this thread blocks: terminate() must
   // reach it.
   posix_spawnattr_t attributes;
@@ -304,11 +319,24 @@ void start_spawn(ProcessState& s) {
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
-  int err =
-      ::posix_spawn(&pid, "/proc/self/exe", &actions.actions, &attributes, child_argv, env.data());
+  int err = ::posix_spawn(&pid, "/proc/self/exe", &actions.actions, &attributes, child_argv(),
+                          env.data());
   posix_spawnattr_destroy(&attributes);
   if (err != 0) throw_errno("posix_spawn", err);
-  s.watch_child(pid);
+  return pid;
+}
+
+void start_spawn(ProcessState& s) {
+  std::vector<int> fds;
+  std::string bytes = make_spawn_payload(s, fds);
+  int payload_fd = write_payload_fd(bytes, "mp-spawn");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{payload_fd};
+  fds.push_back(payload_fd);
+  MP_HOOK("process.spawn.before");
+  s.watch_child(spawn_self(fds, std::string(kPayloadVariable) + "=" + std::to_string(payload_fd)));
 }
 
 // -----------------------------------------------------------------------------
@@ -316,24 +344,33 @@ void start_spawn(ProcessState& s) {
 // -----------------------------------------------------------------------------
 
 void run_if_spawned_child() {
+  if (const char* server = std::getenv(kForkserverVariable); server != nullptr) {
+    char* end = nullptr;
+    long fd = std::strtol(server, &end, 10);
+    if (end == server || *end != '\0' || fd < 0) child_failure("bad MP_FORKSERVER_FD");
+    ::unsetenv(kForkserverVariable);  // the server's children are not servers
+    run_forkserver(static_cast<int>(fd));
+  }
   const char* value = std::getenv(kPayloadVariable);
   if (value == nullptr) return;
   char* end = nullptr;
   long fd = std::strtol(value, &end, 10);
   if (end == value || *end != '\0' || fd < 0) child_failure("bad MP_SPAWN_FD");
   ::unsetenv(kPayloadVariable);  // our own children are not spawned children
-  run_spawned_child(static_cast<int>(fd));
+  std::string bytes = read_payload(static_cast<int>(fd));
+  ::close(static_cast<int>(fd));
+  run_payload(bytes);
 }
 
-void run_spawned_child(int payload_fd) {
+std::string read_payload_fd(int fd) { return read_payload(fd); }
+
+void run_payload(const std::string& bytes) {
   Payload payload;
   try {
-    std::string bytes = read_payload(payload_fd);
     payload = mp::deserialize<Payload>(bytes);
   } catch (const std::exception& e) {
     child_failure(std::string("cannot decode the payload: ") + e.what());
   }
-  ::close(payload_fd);
   become_spawned_child(payload.name, payload.daemon, payload.identity,
                        ProcessInfo{payload.parent_name, static_cast<pid_t>(payload.parent_pid),
                                    payload.parent_daemon});

@@ -45,6 +45,8 @@ struct ProcessState {
   // Sets pid and sentinel (a pidfd) for a child just started. Errors: std::system_error
   // (pidfd_open), after killing and reaping the child.
   void watch_child(pid_t child);
+  // The pidfd that signals reach the child through.
+  int signal_fd() const { return pidfd >= 0 ? pidfd : sentinel; }
 
   std::unique_ptr<Target> target;
   std::optional<StartMethod> method;  // fixed by a context, or nullopt
@@ -56,8 +58,10 @@ struct ProcessState {
   const Self* parent = nullptr;
 
   pid_t pid = 0;
-  pid_t creator_pid = 0;  // the process that started the child: only it may wait
-  int sentinel = -1;      // pidfd, or eventfd in thread mode
+  pid_t creator_pid = 0;     // the process that started the child: only it may wait
+  int sentinel = -1;         // pidfd; eventfd in thread mode; the status pipe under forkserver
+  int pidfd = -1;            // forkserver: the child's pidfd (the sentinel is the status pipe)
+  bool status_lost = false;  // forkserver: the server died before the child; sentinel = pidfd
   std::mutex reap_mutex;
   std::atomic<bool> done{false};
   std::atomic<int> code{0};
@@ -98,8 +102,31 @@ void* resolve_code(const CodeAddress& address);
 // spawn.cpp
 void start_spawn(ProcessState& s);
 void record_argv(int argc, char** argv);
-[[noreturn]] void run_spawned_child(int payload_fd);
 void run_if_spawned_child();
+// What a spawned or forkserver child needs to run s's target (where the function is, the
+// arguments, who it is), serialized. Adds the descriptors the child must inherit under the
+// same numbers to `fds` (the arguments' and every live segment's; may repeat one).
+// Errors: mp::ProcessError without mp::init or for a target that cannot be spawned.
+std::string make_spawn_payload(ProcessState& s, std::vector<int>& fds);
+// A sealed-off copy of `bytes` in a new memfd (close-on-exec).
+int write_payload_fd(const std::string& bytes, const char* debug_name);
+// The bytes of a payload memfd; in a child, exits with a message if it cannot.
+std::string read_payload_fd(int fd);
+// posix_spawn of /proc/self/exe with `inherited` kept open under the same numbers and
+// `variable` ("NAME=value") added to the environment. Returns the pid.
+pid_t spawn_self(const std::vector<int>& inherited, const std::string& variable);
+// In the child: becomes the process the payload describes, runs its target, exits.
+[[noreturn]] void run_payload(const std::string& bytes);
+
+// forkserver.cpp
+// Names the socket a fresh image is to serve forkserver requests on.
+inline constexpr const char* kForkserverVariable = "MP_FORKSERVER_FD";
+void start_forkserver(ProcessState& s);
+// The forkserver's loop, in the fresh image mp::init found MP_FORKSERVER_FD in.
+[[noreturn]] void run_forkserver(int socket_fd);
+// Reads the exit status a forkserver child's sentinel delivers (WNOHANG: without
+// blocking). The caller holds s.reap_mutex. True once the exit is recorded.
+bool reap_forkserver_child(ProcessState& s, int waitpid_options);
 
 // process.cpp, for the spawned child
 void become_spawned_child(std::string name, bool daemon, std::string identity, ProcessInfo parent);

@@ -38,12 +38,16 @@ struct Spawn {
 struct Thread {
   static constexpr auto kTag = kThread;
 };
+struct Forkserver {
+  static constexpr auto kTag = kForkserver;
+};
 
 struct ModeNames {
   template <class T>
   static std::string GetName(int) {
     if constexpr (std::is_same_v<T, Fork>) return "Fork";
     if constexpr (std::is_same_v<T, Spawn>) return "Spawn";
+    if constexpr (std::is_same_v<T, Forkserver>) return "Forkserver";
     return "Thread";
   }
 };
@@ -53,10 +57,12 @@ class ProcessTest : public testing::Test {
  protected:
   static constexpr auto ctx() { return get_context(Mode::kTag); }
   static constexpr bool kIsThread = std::is_same_v<Mode, Thread>;
-  static constexpr bool kIsSpawn = std::is_same_v<Mode, Spawn>;
+  // Spawn and forkserver children are fresh images: plain-function targets only.
+  static constexpr bool kIsSpawn = std::is_same_v<Mode, Spawn> || std::is_same_v<Mode, Forkserver>;
+  static constexpr bool kIsForkserver = std::is_same_v<Mode, Forkserver>;
 };
 
-using Modes = testing::Types<Fork, Spawn, Thread>;
+using Modes = testing::Types<Fork, Spawn, Thread, Forkserver>;
 TYPED_TEST_SUITE(ProcessTest, Modes, ModeNames);
 
 // ---- targets (plain functions, so that spawn can find them) ----
@@ -416,6 +422,8 @@ int open_descriptor_count() {
 }
 
 TYPED_TEST(ProcessTest, ManyProcessesLeaveNoDescriptorBehind) {
+  // The server's socket and pidfd are the method's, not any child's: open them first.
+  if constexpr (TestFixture::kIsForkserver) ensure_forkserver_running();
   int before = open_descriptor_count();
   {
     std::vector<Process> processes;
@@ -545,7 +553,9 @@ TEST(StartMethod, NamesRoundTripAndUnknownNamesThrow) {
   EXPECT_EQ(get_context("spawn").method(), StartMethod::kSpawn);
   EXPECT_EQ(get_context("fork").get_start_method(), "fork");
   EXPECT_EQ(get_context(kThread).get_start_method(), "thread");
-  EXPECT_THROW(get_context("forkserver"), std::invalid_argument);
+  EXPECT_EQ(get_context("forkserver").method(), StartMethod::kForkserver);
+  EXPECT_EQ(get_context(kForkserver).get_start_method(), "forkserver");
+  EXPECT_THROW(get_context("forkserve"), std::invalid_argument);
   EXPECT_EQ(get_start_method(), StartMethod::kFork);
 }
 

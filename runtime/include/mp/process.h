@@ -1,14 +1,15 @@
 // mp/process.h — processes and the ways to start them.
 //
 //   mp::init(argc, argv)          the main guard: the first line of main
-//   mp::StartMethod               fork, spawn or thread; mp::kFork, mp::kSpawn, mp::kThread tags
+//   mp::StartMethod               fork, spawn, forkserver or thread; mp::kFork, mp::kSpawn,
+//                                 mp::kForkserver, mp::kThread tags
 //   mp::Process                   a target function run in another process (or thread)
 //   mp::ProcessOptions            name and daemon flag for a Process
 //   mp::Context                   a start method chosen at run time: get_context("spawn")
 //   mp::StaticContext<M>          a start method known at compile time: get_context(mp::kSpawn)
 //   mp::ProcessInfo               name, pid and daemon flag of a running process
 //   current_process(), parent_process(), active_children(), cpu_count(), authkey(),
-//   set_authkey(), set_start_method(), get_start_method()
+//   set_authkey(), set_start_method(), get_start_method(), ensure_forkserver_running()
 //
 // Start methods, as in Python's multiprocessing:
 //   fork    the child is a copy of the parent (fork(2)); any callable and arguments work.
@@ -17,6 +18,15 @@
 //           which the child finds by its offset in the binary; the arguments are serialized
 //           (mp/serialize.h). Shared primitives (segments) and Connections passed as
 //           arguments are inherited as descriptors. Needs mp::init first in main.
+//   forkserver  as spawn for the target, the arguments and mp::init, but the fresh image is
+//           made once: a server process (spawned on the first forkserver start) forks each
+//           child on request, so a start costs a fork and a round trip, not an exec. The
+//           descriptors the child inherits travel to the server over a Unix socket
+//           (SCM_RIGHTS) and get their numbers back in the child; so do this process's
+//           stdin, stdout and stderr at start(). The child is the server's child, not ours:
+//           the server reports its exit status through the sentinel (a pipe, as in Python).
+//           Each process that uses forkserver has its own server (a forked child does not
+//           share its parent's); it exits when that process does.
 //   thread  the "process" is a std::thread of this process (like multiprocessing.dummy), so
 //           that ThreadSanitizer sees races between processes. Any callable works.
 // The default is fork (Linux Python ≤ 3.13); set_start_method changes it for Processes
@@ -26,7 +36,8 @@
 // the child calls exit(n) (fork, spawn); 1 when the target throws — the exception's type
 // name and what() go to stderr; -N when the child was killed by signal N; 255 if its
 // status was lost (another part of the program reaped it with waitpid(-1), or SIGCHLD is
-// ignored).
+// ignored; under forkserver: the server was killed before the child exited — join then
+// still waits for the child's exit).
 //
 // A forked child ends with _exit once its target returns (after flushing stdio), so the
 // parent's atexit handlers and static destructors do not run twice, as Python's os._exit.
@@ -57,7 +68,7 @@ namespace mp {
 // returns there. Elsewhere it records that the program may spawn and returns at once.
 void init(int argc, char** argv);
 
-enum class StartMethod { kFork, kSpawn, kThread };
+enum class StartMethod { kFork, kSpawn, kThread, kForkserver };
 
 template <StartMethod M>
 struct StartMethodTag {
@@ -66,8 +77,9 @@ struct StartMethodTag {
 inline constexpr StartMethodTag<StartMethod::kFork> kFork{};
 inline constexpr StartMethodTag<StartMethod::kSpawn> kSpawn{};
 inline constexpr StartMethodTag<StartMethod::kThread> kThread{};
+inline constexpr StartMethodTag<StartMethod::kForkserver> kForkserver{};
 
-// "fork", "spawn" or "thread".
+// "fork", "spawn", "forkserver" or "thread".
 std::string_view start_method_name(StartMethod method) noexcept;
 // The method named `name`. Throws std::invalid_argument for any other name.
 StartMethod parse_start_method(std::string_view name);
@@ -123,15 +135,13 @@ class Process {
   // otherwise start() throws mp::ProcessError. Use get_context(mp::kSpawn) to have that
   // checked at compile time.
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
-             detail::Runnable<F, Args...>)
-  explicit Process(F&& target, Args&&... args)
+  requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
+           detail::Runnable<F, Args...>) explicit Process(F&& target, Args&&... args)
       : Process(std::nullopt, ProcessOptions{},
                 make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   template <class F, class... Args>
-    requires(detail::Runnable<F, Args...>)
-  Process(ProcessOptions options, F&& target, Args&&... args)
+  requires(detail::Runnable<F, Args...>) Process(ProcessOptions options, F&& target, Args&&... args)
       : Process(std::nullopt, std::move(options),
                 make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
@@ -144,9 +154,13 @@ class Process {
 
   // Starts the child. Does not wait for the target. Preconditions: not started, not closed;
   // the current process is not a daemon (as in Python, daemons have no children).
-  // Errors: mp::ProcessError if the spawn start method is used without mp::init in main, or
-  // with a target that cannot be spawned; std::system_error if the OS refuses (fork,
-  // posix_spawn, pidfd_open, memfd_create, ...).
+  // Errors: mp::ProcessError if the spawn or forkserver start method is used without
+  // mp::init in main, or with a target that cannot be spawned, or if the forkserver died
+  // while this start was in flight (the child may or may not have been forked; the next
+  // start restarts the server); std::system_error if the OS refuses (fork, posix_spawn,
+  // pidfd_open, memfd_create, ...). A forkserver found dead before the request is sent is
+  // restarted without an error. Under forkserver, starts from several threads are
+  // serialized over the one server connection.
   void start();
 
   // Blocks until the child has exited or `timeout` seconds have passed (negative: no limit;
@@ -176,8 +190,11 @@ class Process {
   // nullopt while the child runs (or before start); its exit code once it has exited (see
   // the file comment). Does not block: like Python, it polls (and reaps) the child.
   [[nodiscard]] std::optional<int> exitcode() const;
-  // A descriptor that becomes readable (poll, mp::wait) when the child exits: a pidfd, or in
-  // thread mode an eventfd. Owned by the Process; valid from start() until close().
+  // A descriptor that becomes readable (poll, mp::wait) when the child exits: a pidfd; in
+  // thread mode an eventfd; under forkserver the pipe the server writes the exit status to
+  // (if the server dies first, the same descriptor number becomes the child's pidfd; it
+  // may read as ready once at that moment). Owned by the Process; valid from start() until
+  // close().
   [[nodiscard]] int sentinel() const;
 
   [[nodiscard]] const std::string& name() const;
@@ -225,17 +242,18 @@ class Context {
   }
 
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
-             detail::Runnable<F, Args...>)
-  mp::Process Process(F&& target, Args&&... args) const {
+  requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
+           detail::Runnable<F, Args...>) mp::Process Process(F&& target, Args&&... args)
+  const {
     return ::mp::Process(
         method_, ProcessOptions{},
         ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
 
   template <class F, class... Args>
-    requires(detail::Runnable<F, Args...>)
-  mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+  requires(detail::Runnable<F, Args...>) mp::Process
+      Process(ProcessOptions options, F&& target, Args&&... args)
+  const {
     return ::mp::Process(
         method_, std::move(options),
         ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
@@ -245,8 +263,9 @@ class Context {
   StartMethod method_;
 };
 
-// A start method known at compile time: get_context(mp::kSpawn). With spawn, a target that
-// is not a plain function, or arguments that cannot be serialized, do not compile.
+// A start method known at compile time: get_context(mp::kSpawn). With spawn or forkserver, a
+// target that is not a plain function, or arguments that cannot be serialized, do not
+// compile.
 template <StartMethod M>
 class StaticContext {
  public:
@@ -257,14 +276,13 @@ class StaticContext {
   operator Context() const noexcept { return Context(M); }  // NOLINT: a context is a context
 
   template <class F, class... Args>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions>)
-  mp::Process Process(F&& target, Args&&... args) const {
-    return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
-  }
+  requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions>) mp::Process
+      Process(F&& target, Args&&... args)
+  const { return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...); }
 
   template <class F, class... Args>
   mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
-    if constexpr (M == StartMethod::kSpawn) {
+    if constexpr (M == StartMethod::kSpawn || M == StartMethod::kForkserver) {
       static_assert(detail::PlainFunction<F>,
                     "mp: a spawn target must be a plain function — a free function or a "
                     "captureless lambda: the spawned child is a fresh image of the program and "
@@ -283,8 +301,8 @@ class StaticContext {
   }
 };
 
-// The context of the method named `name` ("fork", "spawn", "thread"); an empty name gives
-// the current default. Throws std::invalid_argument for any other name.
+// The context of the method named `name` ("fork", "spawn", "forkserver", "thread"); an empty
+// name gives the current default. Throws std::invalid_argument for any other name.
 Context get_context(std::string_view name = {});
 
 template <StartMethod M>
@@ -306,6 +324,11 @@ std::vector<ProcessInfo> active_children();
 // Number of CPUs online.
 int cpu_count() noexcept;
 
+// Starts this process's forkserver now if it is not running (Python's
+// multiprocessing.forkserver.ensure_running), so that the first forkserver start does not
+// pay for the exec. Needs mp::init first in main (mp::ProcessError otherwise). Thread-safe.
+void ensure_forkserver_running();
+
 // The authentication key of the current process (Python's current_process().authkey): 32
 // random bytes in the main program, inherited by every child it starts (fork, spawn,
 // thread). Managers and listeners use it by default. Thread-safe.
@@ -318,6 +341,8 @@ namespace detail {
 // For tests of the main guard: whether mp::init has run in this process.
 bool initialized() noexcept;
 void set_initialized_for_testing(bool value) noexcept;
+// For tests: the pid of this process's forkserver (0 if it has none), to kill it.
+pid_t forkserver_pid_for_testing();
 }  // namespace detail
 
 }  // namespace mp
