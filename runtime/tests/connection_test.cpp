@@ -303,11 +303,15 @@ struct Spawn {
 struct Thread {
   static constexpr auto kTag = kThread;
 };
+struct Forkserver {
+  static constexpr auto kTag = kForkserver;
+};
 struct ModeNames {
   template <class T>
   static std::string GetName(int) {
     if constexpr (std::is_same_v<T, Fork>) return "Fork";
     if constexpr (std::is_same_v<T, Spawn>) return "Spawn";
+    if constexpr (std::is_same_v<T, Forkserver>) return "Forkserver";
     return "Thread";
   }
 };
@@ -317,7 +321,7 @@ class ConnectionTest : public testing::Test {
  protected:
   static constexpr auto ctx() { return get_context(Mode::kTag); }
 };
-using Modes = testing::Types<Fork, Spawn, Thread>;
+using Modes = testing::Types<Fork, Spawn, Thread, Forkserver>;
 TYPED_TEST_SUITE(ConnectionTest, Modes, ModeNames);
 
 // Echoes messages back until an empty one. (Not until EOF: under fork the child also holds

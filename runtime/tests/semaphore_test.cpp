@@ -27,11 +27,15 @@ struct Spawn {
 struct Thread {
   static constexpr auto kTag = kThread;
 };
+struct Forkserver {
+  static constexpr auto kTag = kForkserver;
+};
 struct ModeNames {
   template <class T>
   static std::string GetName(int) {
     if constexpr (std::is_same_v<T, Fork>) return "Fork";
     if constexpr (std::is_same_v<T, Spawn>) return "Spawn";
+    if constexpr (std::is_same_v<T, Forkserver>) return "Forkserver";
     return "Thread";
   }
 };
@@ -40,7 +44,7 @@ class SemaphoreTest : public testing::Test {
  public:
   static constexpr auto ctx() { return get_context(Mode::kTag); }
 };
-using Modes = testing::Types<Fork, Spawn, Thread>;
+using Modes = testing::Types<Fork, Spawn, Thread, Forkserver>;
 TYPED_TEST_SUITE(SemaphoreTest, Modes, ModeNames);
 
 double seconds_since(Clock::time_point start) {

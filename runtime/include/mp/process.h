@@ -135,13 +135,15 @@ class Process {
   // otherwise start() throws mp::ProcessError. Use get_context(mp::kSpawn) to have that
   // checked at compile time.
   template <class F, class... Args>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
-           detail::Runnable<F, Args...>) explicit Process(F&& target, Args&&... args)
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
+             detail::Runnable<F, Args...>)
+  explicit Process(F&& target, Args&&... args)
       : Process(std::nullopt, ProcessOptions{},
                 make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   template <class F, class... Args>
-  requires(detail::Runnable<F, Args...>) Process(ProcessOptions options, F&& target, Args&&... args)
+    requires(detail::Runnable<F, Args...>)
+  Process(ProcessOptions options, F&& target, Args&&... args)
       : Process(std::nullopt, std::move(options),
                 make_target(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
@@ -242,18 +244,17 @@ class Context {
   }
 
   template <class F, class... Args>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
-           detail::Runnable<F, Args...>) mp::Process Process(F&& target, Args&&... args)
-  const {
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions> &&
+             detail::Runnable<F, Args...>)
+  mp::Process Process(F&& target, Args&&... args) const {
     return ::mp::Process(
         method_, ProcessOptions{},
         ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
 
   template <class F, class... Args>
-  requires(detail::Runnable<F, Args...>) mp::Process
-      Process(ProcessOptions options, F&& target, Args&&... args)
-  const {
+    requires(detail::Runnable<F, Args...>)
+  mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
     return ::mp::Process(
         method_, std::move(options),
         ::mp::Process::make_target(std::forward<F>(target), std::forward<Args>(args)...));
@@ -276,9 +277,10 @@ class StaticContext {
   operator Context() const noexcept { return Context(M); }  // NOLINT: a context is a context
 
   template <class F, class... Args>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions>) mp::Process
-      Process(F&& target, Args&&... args)
-  const { return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...); }
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ProcessOptions>)
+  mp::Process Process(F&& target, Args&&... args) const {
+    return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
+  }
 
   template <class F, class... Args>
   mp::Process Process(ProcessOptions options, F&& target, Args&&... args) const {
