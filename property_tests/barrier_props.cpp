@@ -95,7 +95,7 @@ rc::Gen<Program<BarrierOp>> gen_barrier_program() {
 
 RC_GTEST_PROP(BarrierProps, BarrierIsLinearizable, ()) {
   const auto program = *gen_barrier_program();
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn});
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
   const int parties = static_cast<int>(program.branches.size());
   rc_check_program(
       "BarrierProps.BarrierIsLinearizable", m::Barrier(parties),
@@ -108,7 +108,7 @@ RC_GTEST_PROP(BarrierProps, BarrierIsLinearizable, ()) {
 RC_GTEST_PROP(BarrierProps, SurvivesAKilledParty, ()) {
   const auto program = *gen_barrier_program();
   const auto options =
-      *gen_run_options({StartMode::kFork, StartMode::kSpawn},
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver},
                        {"barrier.wait.after_arrive", "proptest.op.before", "proptest.op.gap", ""},
                        /*kill_percent=*/100);
   const int parties = static_cast<int>(program.branches.size());

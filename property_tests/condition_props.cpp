@@ -124,7 +124,7 @@ RC_GTEST_PROP(ConditionProps, SequentialModelAgreesWithConditionOnAnRLock, ()) {
 
 RC_GTEST_PROP(ConditionProps, ConditionOnAnRLockIsLinearizable, ()) {
   const auto program = *gen_program(gen_condition_block());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn},
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver},
                                         kKillPoints, /*kill_percent=*/30);
   rc_check_program(
       "ConditionProps.ConditionOnAnRLockIsLinearizable",
@@ -134,7 +134,7 @@ RC_GTEST_PROP(ConditionProps, ConditionOnAnRLockIsLinearizable, ()) {
 
 RC_GTEST_PROP(ConditionProps, ConditionIsLinearizable, ()) {
   const auto program = *gen_program(gen_condition_block());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn});
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
   rc_check_program(
       "ConditionProps.ConditionIsLinearizable", m::Condition(/*allow_spurious_wakeups=*/false),
       [] { return ConditionSut{}; }, program, options);
@@ -144,7 +144,7 @@ RC_GTEST_PROP(ConditionProps, ConditionIsLinearizable, ()) {
 // (never a hang), what completed stays done, and nothing is left behind.
 RC_GTEST_PROP(ConditionProps, SurvivesAKilledProcess, ()) {
   const auto program = *gen_program(gen_condition_block());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kKillPoints,
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kKillPoints,
                                         /*kill_percent=*/100);
   rc_check_program(
       "ConditionProps.SurvivesAKilledProcess", m::Condition(/*allow_spurious_wakeups=*/true),

@@ -125,7 +125,8 @@ TEST_P(FindsBugs, ALockThatGivesUpOnEintr) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FindsBugs,
-                         testing::Values(StartMode::kFork, StartMode::kThread, StartMode::kSpawn),
+                         testing::Values(StartMode::kFork, StartMode::kThread, StartMode::kSpawn,
+                                         StartMode::kForkserver),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
 // A property that fails is shrunk by RapidCheck to a small case, and the report written last

@@ -117,7 +117,7 @@ rc::Gen<Program<PipeOp>> gen_pipe_program() {
 
 RC_GTEST_PROP(PipeProps, LinearizableWithOneProcessPerEnd, ()) {
   const auto program = *gen_pipe_program();
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn});
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
   rc_check_program(
       "PipeProps.LinearizableWithOneProcessPerEnd", m::Pipe{}, [] { return PipeSut{}; }, program,
       options);
@@ -129,7 +129,7 @@ RC_GTEST_PROP(PipeProps, LinearizableWithOneProcessPerEnd, ()) {
 RC_GTEST_PROP(PipeProps, SurvivesAKilledProcess, ()) {
   const auto program = *gen_pipe_program();
   const auto options =
-      *gen_run_options({StartMode::kFork, StartMode::kSpawn},
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver},
                        {"connection.send.before", "connection.send.after", "connection.recv.before",
                         "connection.recv.after", "proptest.op.gap", "proptest.op.after", ""},
                        /*kill_percent=*/100, /*max_process=*/2);
@@ -179,7 +179,8 @@ TEST(PipeRegression, AMessageReadAheadByAnExitedReaderIsNotLost) {
   program.prefix = {{PipeOpKind::kSend, 1, 1}, {PipeOpKind::kSend, 1, 2}};
   program.branches = {{{PipeOpKind::kTryRecv, 0}}, {}};
   program.suffix = {{PipeOpKind::kTryRecv, 0}};
-  for (StartMode mode : {StartMode::kFork, StartMode::kSpawn, StartMode::kThread}) {
+  for (StartMode mode :
+       {StartMode::kFork, StartMode::kSpawn, StartMode::kThread, StartMode::kForkserver}) {
     RunOptions options;
     options.mode = mode;
     CaseReport report = check_program(

@@ -22,7 +22,8 @@ using I = std::int64_t;
 using Op = m::QueueOp<I>;
 using Q = m::QueueOpKind;
 
-const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn};
+const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn,
+                                           StartMode::kForkserver};
 
 // How long a generated join(timeout) waits (seconds).
 constexpr double kJoinTimeout = 0.002;
@@ -286,7 +287,7 @@ const std::vector<std::string> kQueueKillPoints = {"queue.put.after_lock",
 // cut off takes its item or leaves it, and what completed is not lost.
 RC_GTEST_PROP(QueueProps, BoundedQueueSurvivesAKilledProcess, ()) {
   const auto program = with_drain(*gen_program(gen_queue_block(Flavour::kBounded)), false);
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kQueueKillPoints,
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
                                         /*kill_percent=*/100);
   rc_check_program(
       "QueueProps.BoundedQueueSurvivesAKilledProcess", m::Queue<I>(2), [] { return QueueSut{}; },
@@ -295,7 +296,7 @@ RC_GTEST_PROP(QueueProps, BoundedQueueSurvivesAKilledProcess, ()) {
 
 RC_GTEST_PROP(QueueProps, UnboundedQueueSurvivesAKilledProcess, ()) {
   const auto program = with_drain(*gen_program(gen_queue_block(Flavour::kUnbounded)), false);
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kQueueKillPoints,
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
                                         /*kill_percent=*/100);
   rc_check_program(
       "QueueProps.UnboundedQueueSurvivesAKilledProcess", m::Queue<I>(),
@@ -306,7 +307,7 @@ RC_GTEST_PROP(QueueProps, UnboundedQueueSurvivesAKilledProcess, ()) {
 // that task unfinished for good (as in Python), which the timed joins must show.
 RC_GTEST_PROP(QueueProps, JoinableQueueSurvivesAKilledProcess, ()) {
   const auto program = with_drain(*gen_program(gen_queue_block(Flavour::kJoinable)), true);
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kQueueKillPoints,
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
                                         /*kill_percent=*/100);
   rc_check_program(
       "QueueProps.JoinableQueueSurvivesAKilledProcess", m::JoinableQueue<I>(),
@@ -321,7 +322,7 @@ TEST(QueueProps, AConsumerKilledBeforeTaskDoneLeavesJoinUnfinished) {
   program.prefix = {{Q::kPut, 1}, {Q::kPut, 2}, {Q::kPut, 3}};
   program.branches = {{{Q::kGet}, {Q::kTaskDone}}, {{Q::kGet}, {Q::kTaskDone}}};
   program.suffix = {{Q::kGet}, {Q::kTaskDone}, {Q::kJoinTimed}, {Q::kQsize}};
-  for (StartMode mode : {StartMode::kFork, StartMode::kSpawn}) {
+  for (StartMode mode : {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}) {
     RunOptions options;
     options.mode = mode;
     options.fault.process = 1;

@@ -21,7 +21,8 @@ using m::SemaphoreOp;
 using S = m::SemaphoreOpKind;
 using E = m::EventOpKind;
 
-const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn};
+const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn,
+                                           StartMode::kForkserver};
 
 template <class Sem>
 struct SemaphoreSut {
@@ -123,7 +124,7 @@ const std::vector<std::string> kSemaphoreKillPoints = {"semaphore.acquire.before
 RC_GTEST_PROP(SemaphoreProps, SurvivesAKilledProcess, ()) {
   const int initial = *rc::gen::inRange(0, 2);
   const auto program = *gen_program(gen_semaphore_block_for_kills());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kSemaphoreKillPoints,
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kSemaphoreKillPoints,
                                         /*kill_percent=*/100);
   rc_check_program(
       "SemaphoreProps.SurvivesAKilledProcess", m::Semaphore(initial),
@@ -138,7 +139,7 @@ RC_GTEST_PROP(SemaphoreProps, BoundedSemaphoreSurvivesAKilledProcess, ()) {
   const int initial = *rc::gen::inRange(1, 3);
   const auto program = *gen_program(rc::gen::elementOf(std::vector<std::vector<SemaphoreOp>>{
       {{S::kTryAcquire}, {S::kRelease, 1}}, {{S::kRelease, 1}}, {{S::kGetValue}}}));
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn}, kSemaphoreKillPoints,
+  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kSemaphoreKillPoints,
                                         /*kill_percent=*/100);
   rc_check_program(
       "SemaphoreProps.BoundedSemaphoreSurvivesAKilledProcess", m::BoundedSemaphore(initial),
@@ -208,7 +209,7 @@ RC_GTEST_PROP(EventProps, SurvivesAKilledProcess, ()) {
       rc::gen::suchThat(gen_event_op(), [](const EventOp& op) { return op.kind != E::kWait; });
   const auto program = *gen_program(single(ops));
   const auto options =
-      *gen_run_options({StartMode::kFork, StartMode::kSpawn},
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver},
                        {"event.set.after_store", "proptest.op.before", "proptest.op.after", ""},
                        /*kill_percent=*/100);
   rc_check_program(

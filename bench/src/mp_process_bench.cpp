@@ -1,4 +1,5 @@
-// mp::Process start + join of a target that returns at once, under fork and under spawn.
+// mp::Process start + join of a target that returns at once, under fork, spawn and
+// forkserver.
 // Compare: BM_Fork_Wait and BM_PosixSpawn_Wait (os_process_bench.cpp).
 #include <benchmark/benchmark.h>
 
@@ -32,5 +33,12 @@ void BM_MpProcess_StartJoinSpawn(benchmark::State& state) {
   start_join(state, mp::get_context(mp::kSpawn));
 }
 BENCHMARK(BM_MpProcess_StartJoinSpawn)->UseRealTime();
+
+// The server is started before the timing, as Python's warm-up start does for its own.
+void BM_MpProcess_StartJoinForkserver(benchmark::State& state) {
+  mp::ensure_forkserver_running();
+  start_join(state, mp::get_context(mp::kForkserver));
+}
+BENCHMARK(BM_MpProcess_StartJoinForkserver)->UseRealTime();
 
 }  // namespace

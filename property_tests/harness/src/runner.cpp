@@ -23,6 +23,8 @@ const char* to_string(StartMode mode) {
       return "thread";
     case StartMode::kSpawn:
       return "spawn";
+    case StartMode::kForkserver:
+      return "forkserver";
   }
   return "?";
 }

@@ -68,6 +68,8 @@ enum class StartMode : std::uint8_t {
   kSpawn,   // each branch is a spawned process (mp::Process, a fresh image of the program):
             // the system under test must be serializable (mp::Serializable), which carries
             // its shared state as inherited descriptors, and main must call mp::init first
+  kForkserver,  // each branch is forked by the case's forkserver (mp::kForkserver): as spawn
+                // for what the system under test must be, with a start that costs a fork
 };
 
 const char* to_string(StartMode mode);
@@ -215,13 +217,15 @@ RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& pro
         detail::leave_process();
       });
     }
-    if (options.mode == StartMode::kSpawn) {
+    if (options.mode == StartMode::kSpawn || options.mode == StartMode::kForkserver) {
       using Sut = std::remove_cvref_t<decltype(sut)>;
       if constexpr (mp::Serializable<Sut>) {
+        const mp::Context context(options.mode == StartMode::kSpawn ? mp::StartMethod::kSpawn
+                                                                    : mp::StartMethod::kForkserver);
         std::vector<mp::Process> children;
         for (std::size_t i = 0; i < program.branches.size(); ++i) {
           children.push_back(
-              mp::get_context(mp::kSpawn)
+              context
                   .Process(&detail::spawned_branch<M, Sut>, sut, recorder.segment(),
                            program.processes(), std::uint64_t{recorder.capacity()},
                            static_cast<int>(i + 1), static_cast<int>(program.branches.size()),
@@ -233,7 +237,8 @@ RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& pro
             children, [&](int i) { return recorder.crashed(static_cast<ProcessId>(i + 1)); });
         if (!error.empty()) recorder.fail(error.c_str());
       } else {
-        recorder.fail("spawn mode needs a system under test that mp::serialize accepts");
+        recorder.fail(
+            "spawn and forkserver modes need a system under test that mp::serialize accepts");
       }
     } else if (options.mode == StartMode::kFork) {
       std::string error = detail::run_forked(
@@ -251,6 +256,8 @@ RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& pro
   };
   std::string failure = detail::supervise(
       [&] {
+        // The server's socket and pidfd belong to the start method, not to the case.
+        if (options.mode == StartMode::kForkserver) mp::ensure_forkserver_running();
         const detail::Resources before = detail::snapshot_resources();
         run_case();
         if (!recorder.failure().empty()) return;
