@@ -95,7 +95,8 @@ rc::Gen<Program<BarrierOp>> gen_barrier_program() {
 
 RC_GTEST_PROP(BarrierProps, BarrierIsLinearizable, ()) {
   const auto program = *gen_barrier_program();
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
   const int parties = static_cast<int>(program.branches.size());
   rc_check_program(
       "BarrierProps.BarrierIsLinearizable", m::Barrier(parties),

@@ -124,8 +124,9 @@ RC_GTEST_PROP(ConditionProps, SequentialModelAgreesWithConditionOnAnRLock, ()) {
 
 RC_GTEST_PROP(ConditionProps, ConditionOnAnRLockIsLinearizable, ()) {
   const auto program = *gen_program(gen_condition_block());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver},
-                                        kKillPoints, /*kill_percent=*/30);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver},
+      kKillPoints, /*kill_percent=*/30);
   rc_check_program(
       "ConditionProps.ConditionOnAnRLockIsLinearizable",
       m::Condition(/*allow_spurious_wakeups=*/options.fault.active()),
@@ -134,7 +135,8 @@ RC_GTEST_PROP(ConditionProps, ConditionOnAnRLockIsLinearizable, ()) {
 
 RC_GTEST_PROP(ConditionProps, ConditionIsLinearizable, ()) {
   const auto program = *gen_program(gen_condition_block());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
   rc_check_program(
       "ConditionProps.ConditionIsLinearizable", m::Condition(/*allow_spurious_wakeups=*/false),
       [] { return ConditionSut{}; }, program, options);
@@ -144,8 +146,9 @@ RC_GTEST_PROP(ConditionProps, ConditionIsLinearizable, ()) {
 // (never a hang), what completed stays done, and nothing is left behind.
 RC_GTEST_PROP(ConditionProps, SurvivesAKilledProcess, ()) {
   const auto program = *gen_program(gen_condition_block());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options =
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kKillPoints,
+                       /*kill_percent=*/100);
   rc_check_program(
       "ConditionProps.SurvivesAKilledProcess", m::Condition(/*allow_spurious_wakeups=*/true),
       [] { return ConditionSut{}; }, program, options);

@@ -101,8 +101,9 @@ RC_GTEST_PROP(LockProps, SequentialModelAgreesWithRLock, ()) {
 
 RC_GTEST_PROP(LockProps, LockIsLinearizable, ()) {
   const auto program = *gen_program(gen_lock_block<false>());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver},
-                                        kKillPoints, /*kill_percent=*/10);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver},
+      kKillPoints, /*kill_percent=*/10);
   rc_check_program(
       "LockProps.LockIsLinearizable", m::Lock{}, [] { return LockSut<mp::Lock>{}; }, program,
       options);
@@ -110,8 +111,9 @@ RC_GTEST_PROP(LockProps, LockIsLinearizable, ()) {
 
 RC_GTEST_PROP(LockProps, RLockIsLinearizable, ()) {
   const auto program = *gen_program(gen_lock_block<true>());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver},
-                                        kKillPoints, /*kill_percent=*/10);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver},
+      kKillPoints, /*kill_percent=*/10);
   rc_check_program(
       "LockProps.RLockIsLinearizable", m::RLock{}, [] { return LockSut<mp::RLock>{}; }, program,
       options);
@@ -122,7 +124,8 @@ RC_GTEST_PROP(LockProps, RLockIsLinearizable, ()) {
 RC_GTEST_PROP(LockProps, LockSurvivesAKilledProcess, ()) {
   const auto program = *gen_program(gen_lock_block<false>());
   const auto options =
-      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kKillPoints, /*kill_percent=*/100);
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kKillPoints,
+                       /*kill_percent=*/100);
   rc_check_program(
       "LockProps.LockSurvivesAKilledProcess", m::Lock{}, [] { return LockSut<mp::Lock>{}; },
       program, options);
@@ -131,7 +134,8 @@ RC_GTEST_PROP(LockProps, LockSurvivesAKilledProcess, ()) {
 RC_GTEST_PROP(LockProps, RLockSurvivesAKilledProcess, ()) {
   const auto program = *gen_program(gen_lock_block<true>());
   const auto options =
-      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kKillPoints, /*kill_percent=*/100);
+      *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kKillPoints,
+                       /*kill_percent=*/100);
   rc_check_program(
       "LockProps.RLockSurvivesAKilledProcess", m::RLock{}, [] { return LockSut<mp::RLock>{}; },
       program, options);

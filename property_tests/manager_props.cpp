@@ -37,7 +37,7 @@ using NsOp = m::NamespaceOp;
 using N = m::NamespaceOpKind;
 
 const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn,
-                                           StartMode::kForkserver};
+                                          StartMode::kForkserver};
 
 I add(I current, I amount) { return current + amount; }
 
@@ -264,8 +264,9 @@ Program<DictOp> with_reads(Program<DictOp> program) {
 
 RC_GTEST_PROP(ManagerProps, DictSurvivesAKilledClient, ()) {
   const auto program = with_reads(*gen_program(single(gen_dict_op())));
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kClientKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kClientKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "ManagerProps.DictSurvivesAKilledClient", m::Dict<I, I>(), [] { return DictSut::make(); },
       program, options);

@@ -117,7 +117,8 @@ rc::Gen<Program<PipeOp>> gen_pipe_program() {
 
 RC_GTEST_PROP(PipeProps, LinearizableWithOneProcessPerEnd, ()) {
   const auto program = *gen_pipe_program();
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kThread, StartMode::kSpawn, StartMode::kForkserver});
   rc_check_program(
       "PipeProps.LinearizableWithOneProcessPerEnd", m::Pipe{}, [] { return PipeSut{}; }, program,
       options);

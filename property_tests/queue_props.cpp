@@ -23,7 +23,7 @@ using Op = m::QueueOp<I>;
 using Q = m::QueueOpKind;
 
 const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn,
-                                           StartMode::kForkserver};
+                                          StartMode::kForkserver};
 
 // How long a generated join(timeout) waits (seconds).
 constexpr double kJoinTimeout = 0.002;
@@ -287,8 +287,9 @@ const std::vector<std::string> kQueueKillPoints = {"queue.put.after_lock",
 // cut off takes its item or leaves it, and what completed is not lost.
 RC_GTEST_PROP(QueueProps, BoundedQueueSurvivesAKilledProcess, ()) {
   const auto program = with_drain(*gen_program(gen_queue_block(Flavour::kBounded)), false);
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "QueueProps.BoundedQueueSurvivesAKilledProcess", m::Queue<I>(2), [] { return QueueSut{}; },
       program, options);
@@ -296,8 +297,9 @@ RC_GTEST_PROP(QueueProps, BoundedQueueSurvivesAKilledProcess, ()) {
 
 RC_GTEST_PROP(QueueProps, UnboundedQueueSurvivesAKilledProcess, ()) {
   const auto program = with_drain(*gen_program(gen_queue_block(Flavour::kUnbounded)), false);
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "QueueProps.UnboundedQueueSurvivesAKilledProcess", m::Queue<I>(),
       [] { return QueueSut{mp::Queue<I>(0, small_storage())}; }, program, options);
@@ -307,8 +309,9 @@ RC_GTEST_PROP(QueueProps, UnboundedQueueSurvivesAKilledProcess, ()) {
 // that task unfinished for good (as in Python), which the timed joins must show.
 RC_GTEST_PROP(QueueProps, JoinableQueueSurvivesAKilledProcess, ()) {
   const auto program = with_drain(*gen_program(gen_queue_block(Flavour::kJoinable)), true);
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kQueueKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "QueueProps.JoinableQueueSurvivesAKilledProcess", m::JoinableQueue<I>(),
       [] { return JoinableQueueSut{}; }, program, options);

@@ -22,7 +22,7 @@ using S = m::SemaphoreOpKind;
 using E = m::EventOpKind;
 
 const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn,
-                                           StartMode::kForkserver};
+                                          StartMode::kForkserver};
 
 template <class Sem>
 struct SemaphoreSut {
@@ -124,8 +124,9 @@ const std::vector<std::string> kSemaphoreKillPoints = {"semaphore.acquire.before
 RC_GTEST_PROP(SemaphoreProps, SurvivesAKilledProcess, ()) {
   const int initial = *rc::gen::inRange(0, 2);
   const auto program = *gen_program(gen_semaphore_block_for_kills());
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kSemaphoreKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kSemaphoreKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "SemaphoreProps.SurvivesAKilledProcess", m::Semaphore(initial),
       [=] { return SemaphoreSut<mp::Semaphore>{mp::Semaphore(initial)}; }, program, options);
@@ -139,8 +140,9 @@ RC_GTEST_PROP(SemaphoreProps, BoundedSemaphoreSurvivesAKilledProcess, ()) {
   const int initial = *rc::gen::inRange(1, 3);
   const auto program = *gen_program(rc::gen::elementOf(std::vector<std::vector<SemaphoreOp>>{
       {{S::kTryAcquire}, {S::kRelease, 1}}, {{S::kRelease, 1}}, {{S::kGetValue}}}));
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kSemaphoreKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kSemaphoreKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "SemaphoreProps.BoundedSemaphoreSurvivesAKilledProcess", m::BoundedSemaphore(initial),
       [=] { return SemaphoreSut<mp::BoundedSemaphore>{mp::BoundedSemaphore(initial)}; }, program,

@@ -21,7 +21,7 @@ using Op = m::ValueOp<I>;
 using V = m::ValueOpKind;
 
 const std::vector<StartMode> kAllModes = {StartMode::kFork, StartMode::kThread, StartMode::kSpawn,
-                                           StartMode::kForkserver};
+                                          StartMode::kForkserver};
 
 // Runs `op` on a Value or Array; if its lock's holder died (mp::OwnerDied: the caller holds
 // the lock now), declares the value repaired — a write is one store, so a holder killed
@@ -147,8 +147,9 @@ const std::vector<std::string> kValueKillPoints = {"rlock.acquire.after_cas",
 // lock over (OwnerDied, recovered above) instead of hanging, and no completed write is lost.
 RC_GTEST_PROP(ValueProps, ValueSurvivesAKilledProcess, ()) {
   const auto program = *gen_program(single(gen_value_op(0)));
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kValueKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kValueKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "ValueProps.ValueSurvivesAKilledProcess", m::Value<I>{},
       [] { return ValueSut{mp::Value<I>(0)}; }, program, options);
@@ -156,8 +157,9 @@ RC_GTEST_PROP(ValueProps, ValueSurvivesAKilledProcess, ()) {
 
 RC_GTEST_PROP(ValueProps, ArraySurvivesAKilledProcess, ()) {
   const auto program = *gen_program(single(gen_value_op(2)));
-  const auto options = *gen_run_options({StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kValueKillPoints,
-                                        /*kill_percent=*/100);
+  const auto options = *gen_run_options(
+      {StartMode::kFork, StartMode::kSpawn, StartMode::kForkserver}, kValueKillPoints,
+      /*kill_percent=*/100);
   rc_check_program(
       "ValueProps.ArraySurvivesAKilledProcess", m::Array<I>(3), [] { return ArraySut{}; }, program,
       options);

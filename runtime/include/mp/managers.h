@@ -186,9 +186,10 @@ class BaseManager {
     registry_.functions.push_back({std::move(name), &detail::manager::apply_update<F>});
   }
 
-  // Starts the server in a child process (fork, spawn or thread: options.context) and
-  // returns once it listens. Errors: std::logic_error if started or connected already;
-  // mp::ProcessError if the server could not start (the reason: the address in use, ...).
+  // Starts the server in a child process (fork, spawn, forkserver or thread:
+  // options.context) and returns once it listens. Errors: std::logic_error if started or
+  // connected already; mp::ProcessError if the server could not start (the reason: the
+  // address in use, ...).
   void start();
   // Connects to a server that runs already at the address (started by another program,
   // perhaps on another host). Errors: mp::ManagerGone if none answers there,

@@ -33,11 +33,11 @@
 // started afterwards without a context.
 //
 // Exit codes (Process::exitcode): nullopt while running; 0 when the target returns; n when
-// the child calls exit(n) (fork, spawn); 1 when the target throws — the exception's type
-// name and what() go to stderr; -N when the child was killed by signal N; 255 if its
-// status was lost (another part of the program reaped it with waitpid(-1), or SIGCHLD is
-// ignored; under forkserver: the server was killed before the child exited — join then
-// still waits for the child's exit).
+// the child calls exit(n) (fork, spawn, forkserver); 1 when the target throws — the
+// exception's type name and what() go to stderr; -N when the child was killed by signal N;
+// 255 if its status was lost (another part of the program reaped it with waitpid(-1), or
+// SIGCHLD is ignored; under forkserver: the server was killed before the child exited —
+// join then still waits for the child's exit).
 //
 // A forked child ends with _exit once its target returns (after flushing stdio), so the
 // parent's atexit handlers and static destructors do not run twice, as Python's os._exit.

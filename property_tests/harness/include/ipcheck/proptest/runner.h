@@ -63,11 +63,11 @@
 namespace ipcheck::proptest {
 
 enum class StartMode : std::uint8_t {
-  kFork,    // each branch is a forked process
-  kThread,  // each branch is a thread of the case process (ThreadSanitizer sees races)
-  kSpawn,   // each branch is a spawned process (mp::Process, a fresh image of the program):
-            // the system under test must be serializable (mp::Serializable), which carries
-            // its shared state as inherited descriptors, and main must call mp::init first
+  kFork,        // each branch is a forked process
+  kThread,      // each branch is a thread of the case process (ThreadSanitizer sees races)
+  kSpawn,       // each branch is a spawned process (mp::Process, a fresh image of the program):
+                // the system under test must be serializable (mp::Serializable), which carries
+                // its shared state as inherited descriptors, and main must call mp::init first
   kForkserver,  // each branch is forked by the case's forkserver (mp::kForkserver): as spawn
                 // for what the system under test must be, with a start that costs a fork
 };
@@ -224,13 +224,12 @@ RunOutcome<M> run_program(Factory&& make_sut, const Program<typename M::Op>& pro
                                                                     : mp::StartMethod::kForkserver);
         std::vector<mp::Process> children;
         for (std::size_t i = 0; i < program.branches.size(); ++i) {
-          children.push_back(
-              context
-                  .Process(&detail::spawned_branch<M, Sut>, sut, recorder.segment(),
-                           program.processes(), std::uint64_t{recorder.capacity()},
-                           static_cast<int>(i + 1), static_cast<int>(program.branches.size()),
-                           detail::to_bytes(program.branches[i].data(), program.branches[i].size()),
-                           detail::to_bytes(&options.schedule, 1), detail::to_bytes(&fault, 1)));
+          children.push_back(context.Process(
+              &detail::spawned_branch<M, Sut>, sut, recorder.segment(), program.processes(),
+              std::uint64_t{recorder.capacity()}, static_cast<int>(i + 1),
+              static_cast<int>(program.branches.size()),
+              detail::to_bytes(program.branches[i].data(), program.branches[i].size()),
+              detail::to_bytes(&options.schedule, 1), detail::to_bytes(&fault, 1)));
           children.back().start();
         }
         std::string error = detail::join_all(
