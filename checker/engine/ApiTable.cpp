@@ -110,6 +110,7 @@ static std::optional<ApiRole> parseRole(llvm::StringRef Name) {
       .Case("writeback", RoleWriteBack)
       .Case("timed_block", RoleTimedBlock)
       .Case("init", RoleInit)
+      .Case("ready", RoleReady)
       .Case("start", RoleStart)
       .Case("start_workers", RoleStartWorkers)
       .Case("main_guard", RoleMainGuard)

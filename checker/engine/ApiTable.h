@@ -50,6 +50,9 @@ enum ApiRole : unsigned {
   RoleTimedBlock = 1u << 13,
   /// Initializes the object (a lock) with the attributes in argument `attr`.
   RoleInit = 1u << 14,
+  /// Says whether the object's next blocking call returns at once
+  /// (`Connection::poll`).
+  RoleReady = 1u << 15,
   // Lifecycles of processes, threads and pools (bits apart from the lock
   // roles).
   RoleStart = 1u << 20, ///< Starts a process or thread that must be joined.

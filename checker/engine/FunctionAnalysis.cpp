@@ -36,6 +36,9 @@ struct State {
   /// Held locks that some path took shared (a reader): taking them shared
   /// again is allowed.
   LockSet SharedHeld;
+  /// Objects a `ready` call said will not make the next blocking call wait
+  /// (`if (conn.poll()) conn.recv()`), until such a call.
+  std::set<PathId> Ready;
   std::map<ReadKey, LockSet> Live; ///< Read -> locks held continuously since.
   std::map<const ValueDecl *, ReadSet> VarTaint;
   /// The branch outcomes this point depends on: (block ID, successor index). A
@@ -47,7 +50,7 @@ struct State {
 
   bool operator==(const State &O) const {
     return Reached == O.Reached && Held == O.Held && LoopHeld == O.LoopHeld &&
-           SharedHeld == O.SharedHeld && Live == O.Live &&
+           SharedHeld == O.SharedHeld && Ready == O.Ready && Live == O.Live &&
            VarTaint == O.VarTaint && Branches == O.Branches &&
            Pending == O.Pending;
   }
@@ -87,6 +90,11 @@ struct State {
     Held = std::move(Both);
     LoopHeld.insert(O.LoopHeld.begin(), O.LoopHeld.end());
     SharedHeld.insert(O.SharedHeld.begin(), O.SharedHeld.end());
+    std::set<PathId> BothReady;
+    std::set_intersection(Ready.begin(), Ready.end(), O.Ready.begin(),
+                          O.Ready.end(),
+                          std::inserter(BothReady, BothReady.begin()));
+    Ready = std::move(BothReady);
     for (const auto &[Key, Locks] : O.Live) {
       auto It = Live.find(Key);
       if (It == Live.end()) {
@@ -242,6 +250,7 @@ private:
   void summarizeBlocking();
   void summarizeTakes();
   void analyzeTryBranch(const CFGBlock *B);
+  void analyzeReadyBranch(const CFGBlock *B);
   std::optional<bool> successWhenTrue(const Expr *Cond,
                                       const CallExpr *&Call) const;
   State edgeState(const CFGBlock *Pred, unsigned SuccIndex) const;
@@ -268,6 +277,9 @@ private:
   llvm::DenseMap<const Expr *, CallInfo> Fields;
   llvm::DenseMap<const Stmt *, const Expr *> FieldSites;
   llvm::DenseMap<const CFGBlock *, TryBranch> TryBranches;
+  /// Branches on a `ready` call: the object, and the successor on which it is
+  /// ready.
+  llvm::DenseMap<const CFGBlock *, std::pair<PathId, unsigned>> ReadyBranches;
   llvm::DenseMap<const RecordDecl *, bool> RecordHasLock;
   llvm::DenseMap<const CFGBlock *, ReadSet> ConditionReads;
   std::unique_ptr<CFG> Graph;
@@ -857,6 +869,8 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
     // while waiting for it.
     if (Final && (Roles & (RoleBlock | RoleTimedBlock)))
       recordBlocking(Call, *F, Objects, Name, St);
+    if ((Roles & RoleBlock) && !Objects.empty())
+      St.Ready.erase(pathOf(Objects.front())); // What was ready is taken.
     // `acquire(false)`, `acquire(true, 0.05)`: gives up instead of waiting
     // for ever, like a try-lock; held after it only if the code does not look
     // at whether it succeeded (a branch on it is a try branch).
@@ -1335,6 +1349,29 @@ FunctionAnalyzer::successWhenTrue(const Expr *Cond,
   return C->getType()->isBooleanType();
 }
 
+void FunctionAnalyzer::analyzeReadyBranch(const CFGBlock *B) {
+  const auto *Cond = dyn_cast_or_null<Expr>(B->getTerminatorCondition());
+  if (!Cond || B->succ_size() != 2)
+    return;
+  bool WhenTrue = true;
+  const Expr *E = skipWrappers(Cond);
+  while (const auto *U = dyn_cast<UnaryOperator>(E)) {
+    if (U->getOpcode() != UO_LNot)
+      return;
+    WhenTrue = !WhenTrue;
+    E = skipWrappers(U->getSubExpr());
+  }
+  const auto *Call = dyn_cast<CallExpr>(E);
+  auto It = Call ? Calls.find(Call) : Calls.end();
+  if (It == Calls.end() || !It->second.Api ||
+      !(It->second.Api->Roles & RoleReady))
+    return;
+  std::vector<const Expr *> Objects = objectExprs(Call, *It->second.Api);
+  PathId Object = Objects.empty() ? UnknownPath : pathOf(Objects.front());
+  if (Object != UnknownPath)
+    ReadyBranches[B] = {Object, WhenTrue ? 0u : 1u};
+}
+
 void FunctionAnalyzer::analyzeTryBranch(const CFGBlock *B) {
   const Stmt *Cond = B->getTerminatorCondition();
   if (!Cond || B->succ_size() != 2)
@@ -1382,6 +1419,9 @@ State FunctionAnalyzer::edgeState(const CFGBlock *Pred,
     }
   }
   collectGarbage(St);
+  if (auto R = ReadyBranches.find(Pred);
+      R != ReadyBranches.end() && R->second.second == SuccIndex)
+    St.Ready.insert(R->second.first);
   auto It = TryBranches.find(Pred);
   if (It != TryBranches.end() && It->second.SuccessSucc == SuccIndex) {
     St.Held.insert(It->second.Locks.begin(), It->second.Locks.end());
@@ -1439,8 +1479,10 @@ void FunctionAnalyzer::run() {
 
   // Guards must be known before the first use of their locks; locksOf needs
   // them when a try-branch names a guard.
-  for (const CFGBlock *B : *Graph)
+  for (const CFGBlock *B : *Graph) {
     analyzeTryBranch(B);
+    analyzeReadyBranch(B);
+  }
 
   BlocksByID.assign(Graph->getNumBlockIDs(), nullptr);
   for (const CFGBlock *B : *Graph)
@@ -1690,6 +1732,8 @@ void FunctionAnalyzer::recordBlocking(const CallExpr *Call,
   // lock).
   if (!Objects.empty() && decidedUnderLock(pathOf(Objects.front()), St))
     return;
+  if (!Objects.empty() && St.Ready.count(pathOf(Objects.front())))
+    return; // `if (conn.poll()) conn.recv()`: data is there.
   BlockingCall B;
   B.Path = {WitnessStep{Call->getExprLoc(), "", FD}};
   B.Api = Name;

@@ -476,6 +476,25 @@ void ok25_timed_acquire_result_kept(mp::Queue<int> &q) {
     lock.release();
 }
 
+// poll() says whether a message is there: the recv it decides returns at once; a second recv
+// may wait.
+void ok26_poll_then_recv(mp::Connection &conn) {
+  mp::LockGuard<mp::Lock> guard(lock);
+  if (conn.poll(0.1))
+    conn.recv<int>();
+  if (!conn.poll())
+    return;
+  conn.recv<int>();
+}
+
+void bad28_second_recv_after_one_poll(mp::Connection &conn) {
+  mp::LockGuard<mp::Lock> guard(lock);  // expected-note{{'lock' acquired here}}
+  if (conn.poll()) {
+    conn.recv<int>();
+    conn.recv<int>();  // expected-warning{{blocking call to 'recv' while holding 'lock' [ipc-blocking-under-lock]}}
+  }
+}
+
 void ok22_try_lock_failed(mp::Queue<int> &q) {
   if (!state_mu.try_lock()) {
     q.get();  // not held on this branch
