@@ -290,7 +290,8 @@ TEST(Forkserver, ForkedChildUsesAServerOfItsOwn) {
         grandchild.join();
         conn.send(static_cast<int>(detail::forkserver_pid_for_testing()));
         conn.send(grandchild.exitcode().value_or(-1));
-        std::exit(detail::forkserver_pid_for_testing() == parents ? 1 : 0);
+        if (detail::forkserver_pid_for_testing() == parents)
+          throw std::runtime_error("the forked child used its parent's forkserver");
       },
       there);
   p.start();
