@@ -24,6 +24,7 @@
 #include "mp/connection.h"
 #include "mp/errors.h"
 #include "mp/lock.h"
+#include "mp/pool.h"
 #include "mp/process.h"
 #include "mp/queues.h"
 #include "mp/sharedctypes.h"
@@ -90,6 +91,19 @@ void use_shared_primitives(Queue<std::string> queue, Lock lock, Value<int> count
 
 void echo_on_each(std::vector<Connection> connections) {
   for (std::size_t i = 0; i < connections.size(); ++i) connections[i].send(static_cast<int>(i));
+}
+
+int twice(int x) { return 2 * x; }
+
+// Starts a forkserver pool, reports its worker's pid, then dies without closing the pool.
+void start_pool_and_die(Connection conn) {
+  PoolOptions options;
+  options.processes = 1;
+  options.context = get_context(kForkserver);
+  Pool pool(options);
+  if (pool.apply(twice, 21) != 42) throw std::runtime_error("the pool computed wrong");
+  conn.send(static_cast<int>(pool.worker_pids().at(0)));
+  ::kill(::getpid(), SIGKILL);
 }
 
 void print_line(std::string line) {
@@ -301,6 +315,35 @@ TEST(Forkserver, ForkedChildUsesAServerOfItsOwn) {
   EXPECT_EQ(p.exitcode(), 0);
   EXPECT_GT(childs_server, 0);
   EXPECT_NE(childs_server, parents);
+}
+
+// An idle worker parks and then checks that its owner lives: under forkserver its parent is
+// the server, which must not read as "the owner died".
+TEST(Forkserver, PoolWorkerIdleLongerThanAParkStillServes) {
+  PoolOptions options;
+  options.processes = 1;
+  options.context = get_context(kForkserver);
+  Pool pool(options);
+  EXPECT_EQ(pool.apply(twice, 1), 2);
+  const pid_t worker = pool.worker_pids().at(0);
+  std::this_thread::sleep_for(400ms);  // parks of 100 ms, each followed by the check
+  EXPECT_EQ(pool.apply_async(twice, 2).get(10), 4);
+  EXPECT_EQ(pool.worker_pids().at(0), worker) << "the worker quit while idle";
+}
+
+// A pool worker under forkserver is the server's child: it cannot tell from getppid() that
+// its owner died, and watches the owner's pidfd instead.
+TEST(Forkserver, PoolWorkerEndsWhenItsOwnerIsKilled) {
+  auto [here, there] = Pipe();
+  auto owner = get_context(kFork).Process(start_pool_and_die, there);
+  owner.start();
+  const pid_t worker = here.recv<int>();
+  EXPECT_TRUE(owner.join(10));
+  EXPECT_EQ(owner.exitcode(), -SIGKILL);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!gone_or_zombie(worker) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(gone_or_zombie(worker)) << "worker " << worker << " outlived its pool's owner";
 }
 
 }  // namespace
