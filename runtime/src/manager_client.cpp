@@ -29,6 +29,13 @@
 
 namespace mp::detail::manager {
 
+namespace {
+// A sched_yield that returns later than this ran another task: the core is wanted.
+constexpr std::chrono::microseconds kBusyCore{20};
+// How long the spin stays off once a yield found the core wanted.
+constexpr std::chrono::milliseconds kSpinOff{50};
+}  // namespace
+
 using Clock = std::chrono::steady_clock;
 
 // -----------------------------------------------------------------------------
@@ -282,12 +289,21 @@ class Link {
       // Spin, then sleep in poll. The spin yields after each empty read: on a machine busier
       // than its cores, the server may be waiting for this core, and a spinner that never
       // yields keeps it for a whole time slice (a round trip of 200 us instead of 8 here).
-      auto spin_until = Clock::now() + spin;
+      // A yield that gave the core away ends the spin, and spinning stays off for a while: a
+      // sleeper is woken at once when its reply comes, a spinner waits for its next turn
+      // behind the tasks it yielded to.
+      auto now = Clock::now();
+      auto spin_until = now >= spin_off_until_ ? now + spin : now;
       ssize_t n;
       for (;;) {
         n = read_some();
         if (n != -2 || Clock::now() >= spin_until) break;
+        const auto yielded = Clock::now();
         ::sched_yield();
+        if (Clock::now() - yielded > kBusyCore) {
+          spin_off_until_ = Clock::now() + kSpinOff;
+          break;
+        }
       }
       if (n == -2) {
         pollfd p{fd_, POLLIN, 0};
@@ -375,6 +391,7 @@ class Link {
   std::string gone_reason_;
   RecvBuffer in_;  // the reader's (one thread at a time: reading_)
   std::size_t in_begin_ = 0;
+  Clock::time_point spin_off_until_{};  // the reader's: no spinning before then (busy cores)
 };
 
 // -----------------------------------------------------------------------------

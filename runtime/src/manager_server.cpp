@@ -25,6 +25,13 @@
 
 namespace mp::detail::manager {
 
+namespace {
+// A sched_yield that returns later than this ran another task: the core is wanted.
+constexpr std::chrono::microseconds kBusyCore{20};
+// How long the spin stays off once a yield found the core wanted.
+constexpr std::chrono::milliseconds kSpinOff{50};
+}  // namespace
+
 // -----------------------------------------------------------------------------
 // Args, Call
 // -----------------------------------------------------------------------------
@@ -164,6 +171,7 @@ Server::~Server() {
 void Server::serve_forever() {
   epoll_event events[64];
   auto last_activity = Clock::now();
+  auto spin_off_until = last_activity;  // no spinning before then (busy cores)
   bool spinning = false;
   while (!stopping_) {
     int timeout = spinning ? 0 : poll_timeout_ms();
@@ -175,11 +183,18 @@ void Server::serve_forever() {
     auto now = Clock::now();
     if (n > 0) {
       last_activity = now;
-      spinning = true;
+      spinning = now >= spin_off_until;
     } else if (spinning && now - last_activity > options_.spin) {
       spinning = false;
     } else if (spinning) {
-      ::sched_yield();  // a client waiting for this core would wait a whole time slice
+      // Yield, as the client's spin does (manager_client.cpp): a client waiting for this core
+      // would wait a whole time slice; a yield that ran another task turns spinning off for
+      // a while.
+      ::sched_yield();
+      if (Clock::now() - now > kBusyCore) {
+        spinning = false;
+        spin_off_until = Clock::now() + kSpinOff;
+      }
     }
     for (int i = 0; i < n; ++i) {
       ConnId id = events[i].data.u64;
