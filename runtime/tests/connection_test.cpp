@@ -20,6 +20,7 @@
 
 #include "mp/errors.h"
 #include "mp/process.h"
+#include "proc_self.h"
 
 namespace mp {
 namespace {
@@ -153,23 +154,14 @@ TEST(Pipe, CopiesShareOneEnd) {
   EXPECT_TRUE(a.closed());
 }
 
-int open_descriptor_count() {
-  int n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
-
 TEST(Pipe, DroppedEndsLeaveNoDescriptorBehind) {
-  int before = open_descriptor_count();
+  int before = testing_proc::open_descriptor_count();
   for (int i = 0; i < 100; ++i) {
     auto [a, b] = Pipe(i % 2 == 0);
     b.send_bytes("x");
     EXPECT_EQ(a.recv_bytes(), "x");
   }
-  EXPECT_EQ(open_descriptor_count(), before);
+  EXPECT_EQ(testing_proc::open_descriptor_count(), before);
 }
 
 void on_alarm(int) {}

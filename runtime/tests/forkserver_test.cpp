@@ -28,6 +28,7 @@
 #include "mp/process.h"
 #include "mp/queues.h"
 #include "mp/sharedctypes.h"
+#include "proc_self.h"
 
 namespace mp {
 namespace {
@@ -35,23 +36,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kForkserverContext = get_context(kForkserver);
-
-int open_descriptor_count() {
-  int n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
-
-bool gone_or_zombie(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return true;
-  auto close = line.rfind(')');
-  return close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z';
-}
 
 // Waits until `pid` (a child of this process: the server) has died, so that the next start
 // finds it dead rather than dying.
@@ -237,7 +221,7 @@ TEST(Forkserver, ChildOutlivingItsKilledServerIsJoinedWhenItExits) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
   EXPECT_EQ(p.exitcode(), 255);  // its status died with the server, as in Python
   // It has exited: gone, or a zombie left to its new parent (init) to reap.
-  EXPECT_TRUE(gone_or_zombie(p.pid()));
+  EXPECT_TRUE(testing_proc::has_exited(p.pid()));
 }
 
 TEST(Forkserver, EightThreadsStartAndJoinConcurrently) {
@@ -274,7 +258,7 @@ TEST(Forkserver, KillAndTerminateReachTheServersChild) {
 
 TEST(Forkserver, JoinedChildrenLeaveNoDescriptorOrZombieBehind) {
   ensure_forkserver_running();
-  const int before = open_descriptor_count();
+  const int before = testing_proc::open_descriptor_count();
   std::vector<pid_t> pids;
   {
     std::vector<Process> children;
@@ -285,7 +269,7 @@ TEST(Forkserver, JoinedChildrenLeaveNoDescriptorOrZombieBehind) {
       pids.push_back(p.pid());
     }
   }
-  EXPECT_EQ(open_descriptor_count(), before);
+  EXPECT_EQ(testing_proc::open_descriptor_count(), before);
   for (pid_t pid : pids) {
     errno = 0;
     EXPECT_EQ(::kill(pid, 0), -1) << pid;  // reaped by the server before it reported
@@ -341,9 +325,10 @@ TEST(Forkserver, PoolWorkerEndsWhenItsOwnerIsKilled) {
   EXPECT_TRUE(owner.join(10));
   EXPECT_EQ(owner.exitcode(), -SIGKILL);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!gone_or_zombie(worker) && std::chrono::steady_clock::now() < deadline)
+  while (!testing_proc::has_exited(worker) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
-  EXPECT_TRUE(gone_or_zombie(worker)) << "worker " << worker << " outlived its pool's owner";
+  EXPECT_TRUE(testing_proc::has_exited(worker))
+      << "worker " << worker << " outlived its pool's owner";
 }
 
 }  // namespace

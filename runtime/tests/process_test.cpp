@@ -22,6 +22,7 @@
 #include "mp/connection.h"
 #include "mp/detail/segment.h"
 #include "mp/errors.h"
+#include "proc_self.h"
 
 namespace mp {
 namespace {
@@ -412,19 +413,10 @@ TYPED_TEST(ProcessTest, CloseRunningProcessIsAnErrorAndCloseAfterJoinWorks) {
   EXPECT_THROW((void)p.sentinel(), std::logic_error);
 }
 
-int open_descriptor_count() {
-  int n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
-
 TYPED_TEST(ProcessTest, ManyProcessesLeaveNoDescriptorBehind) {
   // The server's socket and pidfd are the method's, not any child's: open them first.
   if constexpr (TestFixture::kIsForkserver) ensure_forkserver_running();
-  int before = open_descriptor_count();
+  int before = testing_proc::open_descriptor_count();
   {
     std::vector<Process> processes;
     for (int i = 0; i < 20; ++i) processes.push_back(this->ctx().Process(exit_with_or_return, i));
@@ -434,7 +426,7 @@ TYPED_TEST(ProcessTest, ManyProcessesLeaveNoDescriptorBehind) {
       EXPECT_EQ(processes[i].exitcode(), TestFixture::kIsThread ? 0 : i);
     }
   }
-  EXPECT_EQ(open_descriptor_count(), before);
+  EXPECT_EQ(testing_proc::open_descriptor_count(), before);
 }
 
 void join_sibling(Process* sibling) {
@@ -458,14 +450,6 @@ TEST(ProcessMisuse, ForkedChildCannotJoinItsSibling) {
 
 // ---- reaping ----
 
-bool is_zombie(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;  // gone
-  auto close = line.rfind(')');
-  return close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z';
-}
-
 TYPED_TEST(ProcessTest, NoZombieAfterForgottenJoin) {
   if constexpr (TestFixture::kIsThread) GTEST_SKIP() << "threads leave no zombies";
   pid_t pid;
@@ -477,7 +461,7 @@ TYPED_TEST(ProcessTest, NoZombieAfterForgottenJoin) {
   auto deadline = Clock::now() + 10s;
   while (active_children().size() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
   EXPECT_TRUE(active_children().empty());
-  EXPECT_FALSE(is_zombie(pid));
+  EXPECT_FALSE(testing_proc::is_zombie(pid));
   errno = 0;
   EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);  // already reaped by the runtime
   EXPECT_EQ(errno, ECHILD);
