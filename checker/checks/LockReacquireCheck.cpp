@@ -201,7 +201,7 @@ void LockReacquireCheck::checkTranslationUnit(
     const LockAcquisition *At;
     PathId Lock;
     const ApiLockKind *Kind;
-    bool AroundLoop; ///< Held from the previous iteration of a loop.
+    enum { Held, BeforeLoop, AroundLoop } When;
   };
   std::vector<Candidate> Candidates;
   for (const FunctionDecl *FD : Functions) {
@@ -217,18 +217,24 @@ void LockReacquireCheck::checkTranslationUnit(
         bool Again =
             llvm::is_contained(A.Held, L) ||
             llvm::is_contained(llvm::ArrayRef(A.Locks).take_front(I), L);
-        bool AroundLoop = !Again && llvm::is_contained(A.HeldAroundLoop, L);
+        bool BeforeLoop = !Again && llvm::is_contained(A.HeldFromBeforeLoop, L);
+        bool AroundLoop =
+            !Again && !BeforeLoop && llvm::is_contained(A.HeldAroundLoop, L);
         // Readers may hold a lock several times: a shared acquisition waits
         // only for a lock held exclusively for sure.
-        if (A.Shared && (AroundLoop || llvm::is_contained(A.HeldShared, L)))
+        if (A.Shared &&
+            (AroundLoop || BeforeLoop || llvm::is_contained(A.HeldShared, L)))
           continue;
-        if (!Again && !AroundLoop)
+        if (!Again && !AroundLoop && !BeforeLoop)
           continue;
         const ApiLockKind *K = Ctx.lockKind(L);
         if (!K || K->Reentrant || K->Counting ||
             namesSomeElement(Ctx.Paths.get(L)))
           continue;
-        Candidates.push_back({&R, &A, L, K, AroundLoop});
+        Candidates.push_back({&R, &A, L, K,
+                              Again        ? Candidate::Held
+                              : BeforeLoop ? Candidate::BeforeLoop
+                                           : Candidate::AroundLoop});
       }
     }
   }
@@ -250,8 +256,10 @@ void LockReacquireCheck::checkTranslationUnit(
     F.Check = std::string(name());
     F.Loc = A.Path.front().Loc;
     F.Function = C.Result->Function;
-    std::string When = C.AroundLoop
+    std::string When = C.When == Candidate::AroundLoop
                            ? " while it is held from the previous iteration: "
+                       : C.When == Candidate::BeforeLoop
+                           ? " while it is held from before the loop: "
                            : " while it is held: ";
     if (A.Path.size() == 1)
       F.Message = "acquiring '" + Lock + "' again" + When + Why;

@@ -36,6 +36,10 @@ struct State {
   /// Held locks that some path took shared (a reader): taking them shared
   /// again is allowed.
   LockSet SharedHeld;
+  /// Locks held for sure the first time control is here: Held, and also what
+  /// was held for sure on the way into each loop around here (a loop header
+  /// joins only its entries, not its back edges).
+  LockSet FirstHeld;
   /// Objects a `ready` call said will not make the next blocking call wait
   /// (`if (conn.poll()) conn.recv()`), until such a call.
   std::set<PathId> Ready;
@@ -50,9 +54,9 @@ struct State {
 
   bool operator==(const State &O) const {
     return Reached == O.Reached && Held == O.Held && LoopHeld == O.LoopHeld &&
-           SharedHeld == O.SharedHeld && Ready == O.Ready && Live == O.Live &&
-           VarTaint == O.VarTaint && Branches == O.Branches &&
-           Pending == O.Pending;
+           SharedHeld == O.SharedHeld && FirstHeld == O.FirstHeld &&
+           Ready == O.Ready && Live == O.Live && VarTaint == O.VarTaint &&
+           Branches == O.Branches && Pending == O.Pending;
   }
 
   /// Forgets the branches all of whose outcomes are present.
@@ -88,6 +92,11 @@ struct State {
     std::set_intersection(Held.begin(), Held.end(), O.Held.begin(),
                           O.Held.end(), std::inserter(Both, Both.begin()));
     Held = std::move(Both);
+    LockSet BothFirst;
+    std::set_intersection(FirstHeld.begin(), FirstHeld.end(),
+                          O.FirstHeld.begin(), O.FirstHeld.end(),
+                          std::inserter(BothFirst, BothFirst.begin()));
+    FirstHeld = std::move(BothFirst);
     LoopHeld.insert(O.LoopHeld.begin(), O.LoopHeld.end());
     SharedHeld.insert(O.SharedHeld.begin(), O.SharedHeld.end());
     std::set<PathId> BothReady;
@@ -114,6 +123,7 @@ struct State {
 
   void take(PathId Lock, bool Shared) {
     Held.insert(Lock);
+    FirstHeld.insert(Lock);
     if (Shared)
       SharedHeld.insert(Lock);
     else
@@ -124,6 +134,7 @@ struct State {
     Held.erase(Lock);
     LoopHeld.erase(Lock);
     SharedHeld.erase(Lock);
+    FirstHeld.erase(Lock);
     for (auto &Entry : Live)
       Entry.second.erase(Lock);
   }
@@ -983,6 +994,11 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
         A.Path = Prefixed(T.Path);
         A.Held.assign(AtCall.begin(), AtCall.end());
         A.HeldShared.assign(St.SharedHeld.begin(), St.SharedHeld.end());
+        for (PathId L : St.FirstHeld)
+          if (!St.Held.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
+                return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
+              }))
+            A.HeldFromBeforeLoop.push_back(L);
         for (PathId L : St.LoopHeld)
           if (!AtCall.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
                 return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
@@ -1524,6 +1540,7 @@ void FunctionAnalyzer::run() {
     if (B == &Entry) {
       In.Reached = true;
     } else {
+      std::optional<LockSet> FirstTime; // Over the entries, not back edges.
       for (auto P = B->pred_begin(); P != B->pred_end(); ++P) {
         const CFGBlock *Pred = P->getReachableBlock();
         if (!Pred)
@@ -1537,8 +1554,22 @@ void FunctionAnalyzer::run() {
                             Order[Pred->getBlockID()] >= Order[B->getBlockID()];
             if (BackEdge && Edge.Reached)
               noteHeldAroundLoop(Pred, Edge, In);
+            if (!BackEdge && Edge.Reached) {
+              if (!FirstTime) {
+                FirstTime = Edge.FirstHeld;
+              } else {
+                LockSet Both;
+                std::set_intersection(FirstTime->begin(), FirstTime->end(),
+                                      Edge.FirstHeld.begin(),
+                                      Edge.FirstHeld.end(),
+                                      std::inserter(Both, Both.begin()));
+                FirstTime = std::move(Both);
+              }
+            }
           }
       }
+      if (FirstTime)
+        In.FirstHeld = std::move(*FirstTime);
       In.dropJoinedBranches(BlocksByID);
     }
     InStates[B->getBlockID()] = In;
@@ -1626,6 +1657,9 @@ void FunctionAnalyzer::recordAcquisition(std::vector<PathId> Locks, bool Try,
   for (PathId L : St.LoopHeld)
     if (!St.Held.count(L))
       A.HeldAroundLoop.push_back(L);
+  for (PathId L : St.FirstHeld)
+    if (!St.Held.count(L))
+      A.HeldFromBeforeLoop.push_back(L);
   A.HeldShared.assign(St.SharedHeld.begin(), St.SharedHeld.end());
   Out.Acquisitions.push_back(std::move(A));
 }

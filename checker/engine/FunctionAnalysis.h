@@ -116,6 +116,9 @@ struct LockAcquisition {
   /// Not in Held, but held on some way back around a loop to here (for sure
   /// on that way): taken again on the next iteration.
   std::vector<PathId> HeldAroundLoop;
+  /// Not in Held, but held for sure the first time through the loops around
+  /// here (taken before a loop, let go of inside it).
+  std::vector<PathId> HeldFromBeforeLoop;
   /// Of Held, those some path took shared.
   std::vector<PathId> HeldShared;
   /// Locks the helper itself held when it acquired, restated in this

@@ -223,11 +223,12 @@ void bad21_continue_keeps_the_lock(int n) {
   }
 }
 
-// A lock held across the loop and taken again inside it, on the first iteration already.
-void fixme1_held_before_the_loop() {
-  pthread_mutex_lock(&queue_mu);
+// A lock taken before the loop and taken again inside it: the first iteration deadlocks (on
+// later ones it is not held, so no path into the acquisition holds it for sure).
+void bad24_held_before_the_loop() {
+  pthread_mutex_lock(&queue_mu);  // expected-note{{'queue_mu' first acquired here}}
   for (int i = 0; i < 3; ++i) {
-    pthread_mutex_lock(&queue_mu);  // FIXME: should warn (held on entry, let go inside: no path holds it for sure)
+    pthread_mutex_lock(&queue_mu);  // expected-warning{{acquiring 'queue_mu' again while it is held from before the loop: 'pthread_mutex_t' is not reentrant (self-deadlock) [ipc-lock-reacquire]}}
     work();
     pthread_mutex_unlock(&queue_mu);
   }
