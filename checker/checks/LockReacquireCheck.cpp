@@ -14,16 +14,6 @@ using namespace clang;
 namespace ipcheck {
 namespace {
 
-/// The declaration that owns a lock's identity: the variable, or the last
-/// field or accessor of the path; null for an element or a table's `lock_of`.
-const Decl *declOfPath(const ObjectPath &P) {
-  if (P.Components.empty())
-    return P.Root;
-  if (P.Members.size() == P.Components.size())
-    return P.Members.back();
-  return nullptr;
-}
-
 /// Which locks of the file are made reentrant where they are initialized (a
 /// pthread mutex with PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP, or initialized
 /// with attributes set to PTHREAD_MUTEX_RECURSIVE): the names come from the
@@ -108,14 +98,14 @@ public:
   bool isReentrant(const ObjectPath &Path, const ApiLockKind *K) const {
     if (AllOfKind.count(K))
       return true;
-    const Decl *D = declOfPath(Path);
+    const Decl *D = Path.declaration();
     return D && Decls.count(D->getCanonicalDecl());
   }
 
 private:
   const Decl *lockDecl(const Expr *E) {
     PathId P = Ctx.Paths.pathOf(E, Ctx.Api);
-    return P == UnknownPath ? nullptr : declOfPath(Ctx.Paths.get(P));
+    return P == UnknownPath ? nullptr : Ctx.Paths.get(P).declaration();
   }
 
   void noteInitializer(QualType T, const Decl *D, const Expr *Init) {

@@ -259,6 +259,12 @@ private:
   void applyBlockSites(const CallExpr *Call, const FunctionSummary &S,
                        const std::string &Name, const State &St);
   void summarizeBlocking();
+  /// Whether a caller can restate \p P: a parameter, `this`, a global.
+  bool exportable(PathId P) const {
+    ObjectPath::RootKind K = Ctx.Paths.get(P).Kind;
+    return P != UnknownPath && K != ObjectPath::Local &&
+           K != ObjectPath::Unknown;
+  }
   void summarizeTakes();
   void analyzeTryBranch(const CFGBlock *B);
   void analyzeReadyBranch(const CFGBlock *B);
@@ -1609,35 +1615,30 @@ void FunctionAnalyzer::run() {
   }
 
   // The summary, in terms a caller can restate: parameters, `this`, globals.
-  auto Exportable = [&](PathId P) {
-    ObjectPath::RootKind K = Ctx.Paths.get(P).Kind;
-    return P != UnknownPath && K != ObjectPath::Local &&
-           K != ObjectPath::Unknown;
-  };
   for (const auto &[Key, Site] : Out.Reads)
-    if (Exportable(Site.Object))
+    if (exportable(Site.Object))
       Out.Summary.Reads.push_back(SummaryEffect{Site.Object, RoleRead, Site.Api,
                                                 ReturnedReads.count(Key) > 0});
   std::set<std::pair<PathId, unsigned>> SeenActions;
   for (const ActionFact &F : Out.Facts)
     // An action the callee decides by its own check under a lock validates
     // itself: a caller's earlier check does not decide it.
-    if (Exportable(F.Object) && (F.Roles & ActionRoles) && !F.Revalidated &&
+    if (exportable(F.Object) && (F.Roles & ActionRoles) && !F.Revalidated &&
         SeenActions.insert({F.Object, F.Roles}).second)
       Out.Summary.Actions.push_back(SummaryEffect{
           F.Object, F.Roles, F.Api, false, !F.ControlReads.empty()});
   const State &Exit = InStates[Graph->getExit().getBlockID()];
   if (Exit.Reached)
     for (PathId L : Exit.Held)
-      if (Exportable(L))
+      if (exportable(L))
         Out.Summary.Acquires.push_back(L);
-  llvm::erase_if(Out.Summary.Takes, [&](PathId L) { return !Exportable(L); });
+  llvm::erase_if(Out.Summary.Takes, [&](PathId L) { return !exportable(L); });
   llvm::sort(Out.Summary.Takes);
   Out.Summary.Takes.erase(
       std::unique(Out.Summary.Takes.begin(), Out.Summary.Takes.end()),
       Out.Summary.Takes.end());
   for (PathId L : ReleasedUntaken)
-    if (Exportable(L))
+    if (exportable(L))
       Out.Summary.Releases.push_back(L);
   summarizeTakes();
   summarizeBlocking();
@@ -1665,11 +1666,6 @@ void FunctionAnalyzer::recordAcquisition(std::vector<PathId> Locks, bool Try,
 }
 
 void FunctionAnalyzer::summarizeTakes() {
-  auto Exportable = [&](PathId P) {
-    ObjectPath::RootKind K = Ctx.Paths.get(P).Kind;
-    return P != UnknownPath && K != ObjectPath::Local &&
-           K != ObjectPath::Unknown;
-  };
   const SourceManager &SM = Ctx.AST.getSourceManager();
   // One site per lock and set of locks held inside: enough for every order a
   // caller can see, and bounded.
@@ -1678,17 +1674,17 @@ void FunctionAnalyzer::summarizeTakes() {
     if (A.Try)
       continue;
     for (PathId L : A.Locks) {
-      if (!Exportable(L))
+      if (!exportable(L))
         continue;
       TakeSite T;
       T.Lock = L;
       T.Shared = A.Shared;
       T.Path = A.Path;
       for (PathId H : A.Held)
-        if (Exportable(H) && H != L)
+        if (exportable(H) && H != L)
           T.HeldInside.push_back({H, heldSite(Out, H, A, SM)});
       for (const auto &Inner : A.HeldInside)
-        if (Exportable(Inner.first) && Inner.first != L)
+        if (exportable(Inner.first) && Inner.first != L)
           T.HeldInside.push_back(Inner);
       std::vector<PathId> HeldLocks;
       for (const auto &Inner : T.HeldInside)
@@ -1794,11 +1790,7 @@ PathId FunctionAnalyzer::lockConditionIsBuiltOn(PathId Cond) {
   if (Cond == UnknownPath)
     return UnknownPath;
   const ObjectPath &P = Ctx.Paths.get(Cond);
-  const ValueDecl *D =
-      P.Components.empty()
-          ? dyn_cast_or_null<VarDecl>(P.Root)
-          : (P.Members.size() == P.Components.size() ? P.Members.back()
-                                                     : nullptr);
+  const Decl *D = P.declaration();
   const Expr *Init = nullptr;
   if (const auto *VD = dyn_cast_or_null<VarDecl>(D))
     Init = VD->getInit();
@@ -1883,11 +1875,6 @@ void FunctionAnalyzer::applyBlockSites(const CallExpr *Call,
 }
 
 void FunctionAnalyzer::summarizeBlocking() {
-  auto Exportable = [&](PathId P) {
-    ObjectPath::RootKind K = Ctx.Paths.get(P).Kind;
-    return P != UnknownPath && K != ObjectPath::Local &&
-           K != ObjectPath::Unknown;
-  };
   // Enough for a caller to see each way the function can wait, and bounded.
   constexpr size_t MaxSites = 4;
   std::set<std::tuple<std::string, BlockBound, std::vector<PathId>>> Seen;
@@ -1899,7 +1886,7 @@ void FunctionAnalyzer::summarizeBlocking() {
     Site.Api = B.Api;
     Site.Bound = B.Bound;
     for (PathId L : B.Releases)
-      if (Exportable(L))
+      if (exportable(L))
         Site.Releases.push_back(L);
     llvm::sort(Site.Releases);
     if (Seen.insert({Site.Api, Site.Bound, Site.Releases}).second)

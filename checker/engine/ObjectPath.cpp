@@ -22,6 +22,14 @@ std::string ObjectPath::key() const {
   return OS.str();
 }
 
+const clang::Decl *ObjectPath::declaration() const {
+  if (Components.empty())
+    return Kind == This ? nullptr : Root;
+  if (Members.size() == Components.size())
+    return Members.back();
+  return nullptr;
+}
+
 std::string ObjectPath::display() const {
   std::string S;
   if (Kind == This) {

@@ -46,6 +46,10 @@ struct ObjectPath {
   std::vector<const clang::ValueDecl *> Members;
 
   std::string key() const;
+  /// The declaration the object is: the variable or parameter, or the field
+  /// or accessor of the last component; null for an element, a table's
+  /// `lock_of`, or `*this`.
+  const clang::Decl *declaration() const;
   /// How the object is named in a diagnostic: `q`, `obj.mu`, `count`,
   /// `v.get_lock()`.
   std::string display() const;

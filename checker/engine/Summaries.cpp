@@ -32,12 +32,7 @@ const FunctionResult &AnalysisContext::analyze(const FunctionDecl *FD) {
 }
 
 const ApiLockKind *AnalysisContext::lockKind(PathId Lock) const {
-  const ObjectPath &P = Paths.get(Lock);
-  const Decl *D = nullptr;
-  if (P.Components.empty())
-    D = P.Root;
-  else if (P.Members.size() == P.Components.size())
-    D = P.Members.back();
+  const Decl *D = Paths.get(Lock).declaration();
   QualType T;
   if (const auto *FD = dyn_cast_or_null<FunctionDecl>(D))
     T = FD->getReturnType();
