@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """./run demo: shows what ipcheck does, on the bundled corpus, in a few minutes.
 
-Usage: demo.py [BUILD_DIR] [--methods fork,spawn,thread] [--timeout SECONDS]
+Usage: demo.py [BUILD_DIR] [--methods fork,spawn,forkserver,thread] [--timeout SECONDS]
 
 Steps, each a function returning a Step (a title, lines to show, a one-line verdict):
   lint_corpus          the checker's findings on the corpus programs, grouped by check, and a
@@ -49,12 +49,19 @@ class ProgramRun:
 # ---------------------------------------------------------------------------------------------
 # Corpus programs
 
-def corpus_topics(build: pathlib.Path) -> list[str]:
+def corpus_programs(build: pathlib.Path) -> list[tuple[str, str]]:
+    """(program, kind) of every corpus program built: a topic's buggy and fixed versions, and
+    its other fixes (a fixed variant has no buggy twin)."""
     directory = build / "bin" / "corpus"
     if not directory.is_dir():
         return []
-    return sorted({p.name.rsplit("_", 1)[0] for p in directory.iterdir()
-                   if p.name.endswith(("_fixed", "_buggy"))})
+    programs = []
+    for p in directory.iterdir():
+        program, _, kind = p.name.rpartition("_")
+        if kind in ("fixed", "buggy"):
+            programs.append((program, kind))
+    # Per topic: fixed before buggy, as a reader wants the right answer first.
+    return sorted(programs, key=lambda pk: (pk[0], pk[1] != "fixed"))
 
 
 def run_program(build: pathlib.Path, topic: str, kind: str, method: str,
@@ -88,20 +95,19 @@ def run_program(build: pathlib.Path, topic: str, kind: str, method: str,
 
 def run_corpus_programs(build: pathlib.Path, methods: list[str], timeout: float) -> Step:
     """Fixed programs under every method, buggy ones under the first (fork)."""
-    topics = corpus_topics(build)
-    if not topics:
+    programs = corpus_programs(build)
+    if not programs:
         return Step("corpus programs", "none built yet", failed=False)
     runs: list[ProgramRun] = []
     lines = []
-    for topic in topics:
-        for kind, kind_methods in (("fixed", methods), ("buggy", methods[:1])):
-            for method in kind_methods:
-                run = run_program(build, topic, kind, method, timeout)
-                runs.append(run)
-                mark = {"right": "ok ", "bug shown": "ok ", "bug not shown": "?  "}.get(
-                    run.outcome, "!! ")
-                lines.append(f"{mark} {topic + '_' + kind:28} {method:7} {run.outcome:14} "
-                             f"{run.shown}")
+    for topic, kind in programs:
+        for method in methods if kind == "fixed" else methods[:1]:
+            run = run_program(build, topic, kind, method, timeout)
+            runs.append(run)
+            mark = {"right": "ok ", "bug shown": "ok ", "bug not shown": "?  "}.get(
+                run.outcome, "!! ")
+            lines.append(f"{mark} {topic + '_' + kind:36} {method:10} {run.outcome:14} "
+                         f"{run.shown}")
     fixed = [r for r in runs if r.kind == "fixed"]
     buggy = [r for r in runs if r.kind == "buggy"]
     right = sum(r.outcome == "right" for r in fixed)
@@ -204,7 +210,7 @@ def run_property_tests(build: pathlib.Path, timeout: float = 300) -> Step | None
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build", nargs="?", default="build", help="the CMake build directory")
-    parser.add_argument("--methods", default="fork,spawn,thread",
+    parser.add_argument("--methods", default="fork,spawn,forkserver,thread",
                         help="start methods for the fixed programs; the buggy run under the first")
     parser.add_argument("--timeout", type=float, default=20.0,
                         help="seconds before a corpus program counts as hung")

@@ -6,8 +6,9 @@
 # docs/api-contract.md and wait for the runtime to land); each FIXED_VARIANT, another fix of
 # the same bug, from fixed/TOPIC_VARIANT.cpp into bin/corpus/TOPIC_VARIANT_fixed. Registers
 # CTest tests labelled `corpus`:
-#   corpus.TOPIC.fixed.METHOD        the fixed program under fork, spawn and thread gives the
-#                                    right answer (exit 0); corpus.TOPIC.fixed_VARIANT.METHOD
+#   corpus.TOPIC.fixed.METHOD        the fixed program under fork, spawn, forkserver and
+#                                    thread gives the right answer (exit 0);
+#                                    corpus.TOPIC.fixed_VARIANT.METHOD
 #                                    the same for each variant
 #   corpus.TOPIC.buggy_shows.METHOD  the buggy program's output shows its bug (BUGGY_SHOWS),
 #                                    for the methods in BUGGY_METHODS where it is deterministic
@@ -56,7 +57,7 @@ function(ipcheck_corpus_program topic)
     string(REPLACE "|" ";" run ${run})
     list(GET run 0 kind)
     list(GET run 1 target)
-    foreach(method fork spawn thread)
+    foreach(method fork spawn forkserver thread)
       set(test corpus.${topic}.${kind}.${method})
       add_test(NAME ${test} COMMAND ${target} ${method})
       set(labels corpus)
