@@ -256,6 +256,7 @@ private:
                       const std::string &Name, const State &St);
   bool decidedUnderLock(PathId Object, const State &St) const;
   PathId lockConditionIsBuiltOn(PathId Cond);
+  std::vector<PathId> restate(PathId CalleeLock, const CallExpr *Call);
   void applyBlockSites(const CallExpr *Call, const FunctionSummary &S,
                        const std::string &Name, const State &St);
   void summarizeBlocking();
@@ -868,9 +869,15 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
                           Info.GuardOfObject->Shared);
       for (PathId L : Locks)
         St.take(L, Info.GuardOfObject->Shared);
-    } else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method))
-      for (PathId L : Locks)
+    } else if (llvm::is_contained(Info.GuardOfObject->UnlockMembers, Method)) {
+      for (PathId L : Locks) {
+        // A guard given by the caller (`unlock_for_io(lk)`): its lock is let
+        // go of for the caller.
+        if (!St.Held.count(L) && Final)
+          ReleasedUntaken.insert(L);
         St.release(L);
+      }
+    }
     if (!Info.Api)
       return;
   }
@@ -980,7 +987,7 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
       // that the helper does not let go of first.
       LockSet AtCall = St.Held;
       for (PathId L : S->Releases)
-        if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+        for (PathId Mine : restate(L, Call))
           AtCall.erase(Mine);
       WitnessStep CallStep{Loc, Name, FD};
       auto Prefixed = [&](const WitnessPath &Inner) {
@@ -988,39 +995,37 @@ void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
         P.insert(P.end(), Inner.begin(), Inner.end());
         return P;
       };
-      for (const TakeSite &T : S->TakeSites) {
-        PathId Mine = Ctx.Paths.substitute(T.Lock, Call, Ctx.Api);
-        if (Mine == UnknownPath)
-          continue;
-        if (const ApiLockKind *K = Ctx.lockKind(T.Lock))
-          Ctx.LockKinds.try_emplace(Mine, K);
-        LockAcquisition A;
-        A.Locks = {Mine};
-        A.Shared = T.Shared;
-        A.Path = Prefixed(T.Path);
-        A.Held.assign(AtCall.begin(), AtCall.end());
-        A.HeldShared.assign(St.SharedHeld.begin(), St.SharedHeld.end());
-        for (PathId L : St.FirstHeld)
-          if (!St.Held.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
-                return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
-              }))
-            A.HeldFromBeforeLoop.push_back(L);
-        for (PathId L : St.LoopHeld)
-          if (!AtCall.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
-                return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
-              }))
-            A.HeldAroundLoop.push_back(L);
-        for (const auto &[Inner, Where] : T.HeldInside)
-          if (PathId H = Ctx.Paths.substitute(Inner, Call, Ctx.Api))
-            A.HeldInside.push_back({H, Prefixed(Where)});
-        Out.Acquisitions.push_back(std::move(A));
-      }
+      for (const TakeSite &T : S->TakeSites)
+        for (PathId Mine : restate(T.Lock, Call)) {
+          if (const ApiLockKind *K = Ctx.lockKind(T.Lock))
+            Ctx.LockKinds.try_emplace(Mine, K);
+          LockAcquisition A;
+          A.Locks = {Mine};
+          A.Shared = T.Shared;
+          A.Path = Prefixed(T.Path);
+          A.Held.assign(AtCall.begin(), AtCall.end());
+          A.HeldShared.assign(St.SharedHeld.begin(), St.SharedHeld.end());
+          for (PathId L : St.FirstHeld)
+            if (!St.Held.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
+                  return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
+                }))
+              A.HeldFromBeforeLoop.push_back(L);
+          for (PathId L : St.LoopHeld)
+            if (!AtCall.count(L) && !llvm::any_of(S->Releases, [&](PathId R) {
+                  return Ctx.Paths.substitute(R, Call, Ctx.Api) == L;
+                }))
+              A.HeldAroundLoop.push_back(L);
+          for (const auto &[Inner, Where] : T.HeldInside)
+            if (PathId H = Ctx.Paths.substitute(Inner, Call, Ctx.Api))
+              A.HeldInside.push_back({H, Prefixed(Where)});
+          Out.Acquisitions.push_back(std::move(A));
+        }
     }
     for (PathId L : S->Releases)
-      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+      for (PathId Mine : restate(L, Call))
         St.release(Mine);
     for (PathId L : S->Acquires)
-      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api)) {
+      for (PathId Mine : restate(L, Call)) {
         St.take(Mine, llvm::any_of(S->TakeSites, [&](const TakeSite &T) {
                   return T.Lock == L && T.Shared;
                 }));
@@ -1852,13 +1857,31 @@ bool FunctionAnalyzer::decidedUnderLock(PathId Object, const State &St) const {
   return false;
 }
 
+/// A helper's lock in this function's terms at \p Call; a guard passed by
+/// reference (`wait_ready(lk)`, `unlock_for_io(lk)`) stands for its locks.
+std::vector<PathId> FunctionAnalyzer::restate(PathId CalleeLock,
+                                              const CallExpr *Call) {
+  const ObjectPath &P = Ctx.Paths.get(CalleeLock);
+  if (P.Kind == ObjectPath::Param && P.Components.empty()) {
+    unsigned Arg = P.ParamIndex;
+    if (const auto *OC = dyn_cast<CXXOperatorCallExpr>(Call))
+      if (isa_and_nonnull<CXXMethodDecl>(OC->getDirectCallee()))
+        ++Arg;
+    if (Arg < Call->getNumArgs())
+      return locksOf(Call->getArg(Arg));
+  }
+  if (PathId Mine = Ctx.Paths.substitute(CalleeLock, Call, Ctx.Api))
+    return {Mine};
+  return {};
+}
+
 void FunctionAnalyzer::applyBlockSites(const CallExpr *Call,
                                        const FunctionSummary &S,
                                        const std::string &Name,
                                        const State &St) {
   LockSet AtCall = St.Held;
   for (PathId L : S.Releases)
-    if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+    for (PathId Mine : restate(L, Call))
       AtCall.erase(Mine);
   for (const BlockingCall &Inner : S.BlockSites) {
     BlockingCall B;
@@ -1868,7 +1891,7 @@ void FunctionAnalyzer::applyBlockSites(const CallExpr *Call,
     B.Bound = Inner.Bound;
     B.Held.assign(AtCall.begin(), AtCall.end());
     for (PathId L : Inner.Releases)
-      if (PathId Mine = Ctx.Paths.substitute(L, Call, Ctx.Api))
+      for (PathId Mine : restate(L, Call))
         B.Releases.push_back(Mine);
     Out.Blocking.push_back(std::move(B));
   }

@@ -386,6 +386,34 @@ void ok11_helper_waits_on_the_callers_condition(Board &b) {
   wait_changed(b);  // the helper's wait lets go of the caller's lock
 }
 
+void wait_state_ready(std::unique_lock<std::mutex> &lk) {
+  state_cv.wait(lk, [] { return ready(); });
+}
+
+void ok27_helper_waits_with_the_callers_guard() {
+  std::unique_lock<std::mutex> lk(state_mu);
+  wait_state_ready(lk);  // the helper's wait lets go of the guard's lock
+}
+
+// A helper given the caller's guard lets go of its lock around the read and takes it back.
+void read_unlocked(std::unique_lock<std::mutex> &lk, int fd, char *buf) {
+  lk.unlock();
+  read(fd, buf, 16);
+  lk.lock();
+}
+
+void ok28_helper_unlocks_the_callers_guard(int fd, char *buf) {
+  std::unique_lock<std::mutex> lk(state_mu);
+  read_unlocked(lk, fd, buf);
+}
+
+// ... and takes it back: a get after it is under the lock again.
+void bad29_get_after_the_helper_relocked(int fd, char *buf, mp::Queue<int> &q) {
+  std::unique_lock<std::mutex> lk(state_mu);
+  read_unlocked(lk, fd, buf);  // expected-note{{'state_mu' acquired here (by 'read_unlocked')}}
+  q.get();  // expected-warning{{blocking call to 'get' while holding 'state_mu' [ipc-blocking-under-lock]}}
+}
+
 // --- ok: returns at once, or waits up to a timeout (reported only under StrictTimeouts) ------------
 
 void ok12_timeouts(mp::Queue<int> &q, mp::Event &ev, mp::Process &p, double seconds) {
