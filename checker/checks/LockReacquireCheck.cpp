@@ -228,7 +228,32 @@ void LockReacquireCheck::checkTranslationUnit(
       }
     }
   }
-  if (Candidates.empty())
+  // A recursive call takes again what the function takes, as a helper would.
+  struct Recursion {
+    const FunctionResult *Result;
+    const SelfCall *Call;
+    const TakeSite *Take;
+    PathId Lock;
+    const ApiLockKind *Kind;
+  };
+  std::vector<Recursion> Recursions;
+  for (const FunctionDecl *FD : Functions) {
+    const FunctionResult &R = Ctx.analyze(FD);
+    if (!R.Analyzed)
+      continue;
+    for (const SelfCall &S : R.SelfCalls)
+      for (const TakeSite &T : R.Summary.TakeSites) {
+        PathId L = Ctx.Paths.substitute(T.Lock, S.Call, Ctx.Api);
+        if (L == UnknownPath || T.Shared || !llvm::is_contained(S.Held, L))
+          continue;
+        const ApiLockKind *K = Ctx.lockKind(L);
+        if (!K || K->Reentrant || K->Counting ||
+            namesSomeElement(Ctx.Paths.get(L)))
+          continue;
+        Recursions.push_back({&R, &S, &T, L, K});
+      }
+  }
+  if (Candidates.empty() && Recursions.empty())
     return;
   // Only now, when there is something to report: what the file initializes
   // reentrant.
@@ -274,6 +299,30 @@ void LockReacquireCheck::checkTranslationUnit(
                                           : std::string("?")) +
                           "'"});
     }
+    Findings.push_back(std::move(F));
+  }
+  for (const Recursion &C : Recursions) {
+    if (Inits.isReentrant(Ctx.Paths.get(C.Lock), C.Kind))
+      continue;
+    std::string Lock = Ctx.Paths.display(C.Lock);
+    const FunctionDecl *FD = C.Result->Function;
+    Finding F;
+    F.Check = std::string(name());
+    F.Loc = C.Call->Call->getExprLoc();
+    F.Function = FD;
+    F.Message = "recursive call to '" + FD->getNameAsString() + "' acquires '" +
+                Lock + "' while it is held: '" + C.Kind->Class +
+                "' is not reentrant (self-deadlock)";
+    LockAcquisition At;
+    At.Path = {WitnessStep{F.Loc, "", FD}};
+    WitnessPath First = heldSite(*C.Result, C.Lock, At, SM);
+    if (First.front().Loc != FD->getLocation())
+      F.Notes.push_back(
+          {First.front().Loc, "'" + Lock + "' first acquired here"});
+    const WitnessStep &Inner = C.Take->Path.back();
+    if (Inner.Loc != First.front().Loc)
+      F.Notes.push_back({Inner.Loc, "'" + Lock + "' acquired again here, in '" +
+                                        FD->getNameAsString() + "'"});
     Findings.push_back(std::move(F));
   }
 }

@@ -162,6 +162,7 @@ struct CallInfo {
   /// objects the file also uses under a lock.
   unsigned Generic = 0;
   bool ResultUsed = false; ///< The call's value is tested or kept.
+  bool Recursive = false;  ///< A call of the function being analyzed.
   /// A function of the program with no body here (an OpaqueCall).
   bool Opaque = false;
 };
@@ -383,10 +384,12 @@ void FunctionAnalyzer::scan(const Stmt *S) {
                   !Info.Callee->hasBody() &&
                   !Ctx.AST.getSourceManager().isInSystemHeader(
                       Info.Callee->getLocation());
+    Info.Recursive = Info.Callee &&
+                     Info.Callee->getCanonicalDecl() == FD->getCanonicalDecl();
     if (Info.Api || Info.Summary || Info.GuardOfObject || Info.Generic) {
       Interesting = true;
       Calls[Call] = Info;
-    } else if (Info.Opaque) {
+    } else if (Info.Opaque || Info.Recursive) {
       Calls[Call] = Info; // Only for where it is called and what is held.
     }
   }
@@ -826,6 +829,9 @@ void FunctionAnalyzer::recordAction(ActionFact Fact, const ReadSet &Data,
 void FunctionAnalyzer::transferCall(const CallExpr *Call, const CallInfo &Info,
                                     const CFGBlock *B, State &St, bool Final) {
   SourceLocation Loc = Call->getExprLoc();
+  if (Final && Info.Recursive)
+    Out.SelfCalls.push_back(
+        {Call, std::vector<PathId>(St.Held.begin(), St.Held.end())});
   if (Final && Info.Opaque)
     Out.OpaqueCalls.push_back(
         {Info.Callee, Loc,

@@ -183,6 +183,13 @@ struct OpaqueCall {
   std::vector<PathId> Held; ///< Must be held at the call.
 };
 
+/// A call of the function to itself, with the locks held: a recursive call
+/// sees no summary, so what it takes is the caller's to compare.
+struct SelfCall {
+  const clang::CallExpr *Call = nullptr;
+  std::vector<PathId> Held; ///< Must be held at the call.
+};
+
 struct FunctionResult {
   const clang::FunctionDecl *Function = nullptr;
   bool Analyzed = false;
@@ -191,6 +198,7 @@ struct FunctionResult {
   std::vector<LockAcquisition> Acquisitions;
   std::vector<BlockingCall> Blocking;
   std::vector<OpaqueCall> OpaqueCalls;
+  std::vector<SelfCall> SelfCalls;
   FunctionSummary Summary;
 };
 

@@ -498,3 +498,34 @@ void ok24_early_return_unlocks() {
   pthread_mutex_lock(&queue_mu);
   pthread_mutex_unlock(&queue_mu);
 }
+
+// A recursive function that takes the lock on every level.
+struct TreeNode {
+  TreeNode *left;
+  long value;
+};
+
+long bad25_recursive_sum(TreeNode *n) {
+  std::lock_guard<std::mutex> g(table_mu);  // expected-note{{'table_mu' first acquired here}}
+  if (!n)
+    return 0;
+  return n->value + bad25_recursive_sum(n->left);  // expected-warning{{recursive call to 'bad25_recursive_sum' acquires 'table_mu' while it is held: 'std::mutex' is not reentrant (self-deadlock) [ipc-lock-reacquire]}}
+}
+
+long ok28_recursive_sum_on_a_recursive_mutex(TreeNode *n) {
+  std::lock_guard<std::recursive_mutex> g(rec_mu);
+  if (!n)
+    return 0;
+  return n->value + ok28_recursive_sum_on_a_recursive_mutex(n->left);
+}
+
+long ok29_recursion_after_release(TreeNode *n) {
+  long v;
+  {
+    std::lock_guard<std::mutex> g(table_mu);
+    if (!n)
+      return 0;
+    v = n->value;
+  }
+  return v + ok29_recursion_after_release(n->left);
+}
