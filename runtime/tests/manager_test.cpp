@@ -5,7 +5,6 @@
 // a server that survives malformed messages, atomic update_with.
 #include "mp/managers.h"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "mp/listener.h"
 #include "mp/pool.h"
 #include "mp/process.h"
+#include "proc_self.h"
 #include "start_modes.h"
 
 namespace mp {
@@ -36,14 +36,7 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-int open_fds() {
-  int n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n;
-}
+int open_fds() { return testing_proc::open_descriptor_count(); }
 
 template <class Mode>
 class ManagerModes : public testing_modes::ModeTest<Mode> {
