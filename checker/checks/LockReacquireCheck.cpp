@@ -1,6 +1,7 @@
 //===- LockReacquireCheck.cpp - ipc-lock-reacquire ------------------------===//
 
 #include "checks/LockReacquireCheck.h"
+#include "engine/MainFile.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/RecursiveASTVisitor.h"
@@ -18,19 +19,10 @@ namespace {
 /// pthread mutex with PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP, or initialized
 /// with attributes set to PTHREAD_MUTEX_RECURSIVE): the names come from the
 /// tables' `reentrant_when`.
-class ReentrantInits : public RecursiveASTVisitor<ReentrantInits> {
+class ReentrantInits : public MainFileVisitor<ReentrantInits> {
 public:
   ReentrantInits(AnalysisContext &Ctx)
-      : Ctx(Ctx), SM(Ctx.AST.getSourceManager()) {}
-
-  bool TraverseDecl(Decl *D) {
-    if (!D)
-      return true;
-    if (!isa<TranslationUnitDecl>(D) && D->getLocation().isValid() &&
-        !SM.isInMainFile(SM.getExpansionLoc(D->getLocation())))
-      return true;
-    return RecursiveASTVisitor::TraverseDecl(D);
-  }
+      : MainFileVisitor(Ctx.AST.getSourceManager()), Ctx(Ctx) {}
 
   bool VisitVarDecl(VarDecl *VD) {
     if (const Expr *Init = VD->getInit())
@@ -164,7 +156,6 @@ private:
   }
 
   AnalysisContext &Ctx;
-  const SourceManager &SM;
   std::vector<const CallExpr *> Inits;
   llvm::DenseSet<const Decl *> ReentrantAttrs;
   llvm::DenseSet<const Decl *> Decls;

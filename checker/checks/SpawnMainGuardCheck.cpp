@@ -2,6 +2,7 @@
 
 #include "checks/SpawnMainGuardCheck.h"
 #include "engine/LocalObjects.h"
+#include "engine/MainFile.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/DeclCXX.h"
@@ -94,7 +95,7 @@ const FunctionDecl *GuardAnalysis::helperOf(const Stmt *S) const {
     return nullptr;
   // Summaries cover the code being checked; libraries are in the tables.
   const SourceManager &SM = Ctx.AST.getSourceManager();
-  if (!SM.isInMainFile(SM.getExpansionLoc(Def->getLocation())))
+  if (!writtenInMainFile(Def, SM))
     return nullptr;
   return Def;
 }
@@ -317,8 +318,7 @@ void GuardAnalysis::checkGlobal(const VarDecl *VD, const FunctionDecl *Main) {
 void collectGlobals(const DeclContext *DC, const SourceManager &SM,
                     std::vector<const VarDecl *> &Out) {
   for (const Decl *D : DC->decls()) {
-    if (D->getLocation().isValid() &&
-        !SM.isInMainFile(SM.getExpansionLoc(D->getLocation())))
+    if (D->getLocation().isValid() && !writtenInMainFile(D, SM))
       continue;
     if (const auto *VD = dyn_cast<VarDecl>(D)) {
       if (VD->hasGlobalStorage() && !VD->isStaticLocal() && VD->getInit() &&

@@ -10,6 +10,7 @@
 #include "checks/ProxyLostUpdateCheck.h"
 #include "checks/SpawnMainGuardCheck.h"
 #include "engine/LockOrder.h"
+#include "engine/MainFile.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/RecursiveASTVisitor.h"
@@ -108,18 +109,10 @@ llvm::Error RunConfig::loadTables(void *AddressInBinary,
 namespace {
 
 /// The functions written in the main file, lambdas included.
-class MainFileFunctions : public RecursiveASTVisitor<MainFileFunctions> {
+class MainFileFunctions : public MainFileVisitor<MainFileFunctions> {
 public:
-  explicit MainFileFunctions(const SourceManager &SM) : SM(SM) {}
+  using MainFileVisitor::MainFileVisitor;
 
-  bool TraverseDecl(Decl *D) {
-    if (!D)
-      return true;
-    if (!isa<TranslationUnitDecl>(D) && D->getLocation().isValid() &&
-        !SM.isInMainFile(SM.getExpansionLoc(D->getLocation())))
-      return true;
-    return RecursiveASTVisitor::TraverseDecl(D);
-  }
   // A template is checked through its instantiations: only they know the types.
   bool shouldVisitTemplateInstantiations() const { return true; }
 
@@ -136,9 +129,6 @@ public:
   }
 
   std::vector<const FunctionDecl *> Functions;
-
-private:
-  const SourceManager &SM;
 };
 
 class IpcheckConsumer : public ASTConsumer {

@@ -1,6 +1,7 @@
 //===- FunctionAnalysis.cpp - Locksets and shared reads over clang's CFG --===//
 
 #include "engine/FunctionAnalysis.h"
+#include "engine/MainFile.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/DeclCXX.h"
@@ -523,7 +524,7 @@ unsigned FunctionAnalyzer::genericRole(const CallExpr *Call) const {
   // Code of the file is described by its summary, not by its constness.
   const SourceManager &SM = Ctx.AST.getSourceManager();
   if (const FunctionDecl *Def = MD->getDefinition())
-    if (SM.isInMainFile(SM.getExpansionLoc(Def->getLocation())))
+    if (writtenInMainFile(Def, SM))
       return 0;
   if (!Object)
     return 0;

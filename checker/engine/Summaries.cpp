@@ -1,6 +1,7 @@
 //===- Summaries.cpp - Memoized, on-demand function summaries -------------===//
 
 #include "engine/FunctionAnalysis.h"
+#include "engine/MainFile.h"
 
 #include "clang/AST/ASTContext.h"
 #include "clang/AST/Decl.h"
@@ -74,7 +75,7 @@ const FunctionSummary *AnalysisContext::summaryFor(const FunctionDecl *Callee) {
   // Summaries cover the code being checked: the main file. Library bodies are
   // either described by the tables or not the user's concern.
   const SourceManager &SM = AST.getSourceManager();
-  if (!SM.isInMainFile(SM.getExpansionLoc(Def->getLocation())))
+  if (!writtenInMainFile(Def, SM))
     return nullptr;
   // A recursive call sees no summary; so does a call chain deeper than any
   // hand-written code, which would otherwise exhaust the stack.
