@@ -286,18 +286,13 @@ void attach_readahead(Channel& c) {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_left(Clock::time_point deadline) {
-  if (deadline == Clock::time_point::max()) return -1;
-  return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
-}
-
 // Reads exactly `size` bytes before `deadline`, never more.
 void read_exact_before(Channel& c, void* out, std::size_t size, Clock::time_point deadline) {
   auto* p = static_cast<char*>(out);
   std::size_t done = 0;
   while (done < size) {
     pollfd fd{c.fd, POLLIN, 0};
-    if (poll_fds(&fd, 1, seconds_left(deadline)) == 0)
+    if (poll_fds(&fd, 1, seconds_until(deadline)) == 0)
       throw TimeoutError("mp::Connection: the peer sent no complete message in time");
     std::size_t n = read_some(c, p + done, size - done, /*block=*/false);
     if (n == SIZE_MAX) continue;  // woken without data

@@ -81,13 +81,6 @@ using Family = Address::Family;
 
 using Clock = std::chrono::steady_clock;
 
-Clock::time_point deadline_after(double timeout) { return detail::steady_deadline(timeout); }
-
-double seconds_until(Clock::time_point deadline) {
-  if (deadline == Clock::time_point::max()) return -1;
-  return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
-}
-
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
 }
@@ -96,7 +89,7 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 // timeout stays mp::TimeoutError, for the caller to say whose time ran out).
 std::string recv_handshake(Connection& conn, Clock::time_point deadline, const char* step) {
   try {
-    return detail::recv_bounded(conn, kMaxHandshakeMessage, seconds_until(deadline));
+    return detail::recv_bounded(conn, kMaxHandshakeMessage, detail::seconds_until(deadline));
   } catch (const BufferTooShort& e) {
     throw AuthenticationError(std::string("mp: authentication failed: ") + step + ": " + e.what());
   } catch (const EOFError&) {
@@ -228,7 +221,7 @@ void connect_before(int fd, const SocketAddress& to, Clock::time_point deadline)
   if (to.family() == AF_UNIX) {
     // A Unix connect waits in the kernel while the backlog is full, for SO_SNDTIMEO.
     for (;;) {
-      double left = seconds_until(deadline);
+      double left = detail::seconds_until(deadline);
       if (left >= 0) {
         if (left == 0) throw TimeoutError("mp::Client: connecting took too long");
         auto us = static_cast<long>(left * 1e6);
@@ -251,7 +244,7 @@ void connect_before(int fd, const SocketAddress& to, Clock::time_point deadline)
   if (::connect(fd, to.get(), to.length) != 0) {
     if (errno != EINPROGRESS && errno != EINTR) detail::throw_errno("connect");
     pollfd p{fd, POLLOUT, 0};
-    if (detail::poll_fds(&p, 1, seconds_until(deadline)) == 0)
+    if (detail::poll_fds(&p, 1, detail::seconds_until(deadline)) == 0)
       throw TimeoutError("mp::Client: connecting took too long");
     int err = 0;
     socklen_t len = sizeof err;
@@ -416,7 +409,7 @@ int Listener::fileno() const {
 }
 
 Connection Listener::accept(double timeout) {
-  const auto wait_deadline = deadline_after(timeout);
+  const auto wait_deadline = detail::steady_deadline(timeout);
   sockaddr_storage peer{};
   socklen_t peer_length = 0;
   int fd = -1;
@@ -425,7 +418,7 @@ Connection Listener::accept(double timeout) {
     if (listening < 0 || closing_.load())
       throw std::system_error(EBADF, std::generic_category(), "mp::Listener::accept: closed");
     pollfd p{listening, POLLIN, 0};
-    if (detail::poll_fds(&p, 1, seconds_until(wait_deadline)) == 0)
+    if (detail::poll_fds(&p, 1, detail::seconds_until(wait_deadline)) == 0)
       throw TimeoutError("mp::Listener::accept: no peer connected in time");
     if (closing_.load())
       throw std::system_error(EBADF, std::generic_category(), "mp::Listener::accept: closed");
@@ -444,7 +437,7 @@ Connection Listener::accept(double timeout) {
   Connection conn = detail::adopt_socket(owned.release());
   MP_HOOK("listener.accept.connected");
   if (authkey_) {
-    const auto deadline = deadline_after(handshake_timeout_);
+    const auto deadline = detail::steady_deadline(handshake_timeout_);
     try {
       deliver(conn, *authkey_, deadline);
       answer(conn, *authkey_, deadline);
@@ -490,7 +483,7 @@ Connection Listener::accept(double timeout) {
 Connection Client(const Address& address) { return Client(address, mp::authkey(), -1); }
 
 Connection Client(const Address& address, std::optional<std::string> authkey, double timeout) {
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = detail::steady_deadline(timeout);
   std::vector<SocketAddress> candidates = resolve(address, /*passive=*/false);
   std::optional<std::system_error> last_error;
   for (const SocketAddress& to : candidates) {
@@ -521,11 +514,11 @@ Connection Client(const Address& address, std::optional<std::string> authkey, do
 }
 
 void deliver_challenge(Connection& conn, std::string_view authkey, double timeout) {
-  deliver(conn, authkey, deadline_after(timeout));
+  deliver(conn, authkey, detail::steady_deadline(timeout));
 }
 
 void answer_challenge(Connection& conn, std::string_view authkey, double timeout) {
-  answer(conn, authkey, deadline_after(timeout));
+  answer(conn, authkey, detail::steady_deadline(timeout));
 }
 
 }  // namespace mp

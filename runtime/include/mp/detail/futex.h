@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -71,6 +72,14 @@ inline std::chrono::steady_clock::time_point steady_deadline(double timeout_seco
   if (unlimited(timeout_seconds)) return Clock::time_point::max();
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(
                             std::chrono::duration<double>(timeout_seconds));
+}
+
+// The seconds left until `deadline` (zero once passed), or -1 for time_point::max(): the
+// timeout that a call taking seconds waits until `deadline` with.
+inline double seconds_until(std::chrono::steady_clock::time_point deadline) noexcept {
+  using Clock = std::chrono::steady_clock;
+  if (deadline == Clock::time_point::max()) return -1;
+  return std::max(0.0, std::chrono::duration<double>(deadline - Clock::now()).count());
 }
 
 // The end of a timeout given in seconds (see unlimited()).
