@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -33,6 +34,8 @@ constexpr u64 kHeader = sizeof(u64);
 // No sched_yield while spinning: on a loaded machine one yield gave the CPU away for ~10 ms,
 // while a futex sleeper is woken with the scheduler's wake-up preference.
 constexpr std::int64_t kSpinNs = 30'000;
+// While spinning, `gen` is read after 1, 2, 4, ... up to this many pause instructions.
+constexpr int kMaxBackoff = 16;
 // A sleeper looks again at least this often, in case the process that should have woken it
 // was killed between its commit and the wake-up.
 constexpr std::int64_t kMaxSleepNs = 100'000'000;
@@ -78,18 +81,20 @@ double seconds_left(const Deadline& deadline) {
 // not one per commit.
 
 // Waits until `gen` no longer holds `seen` (true) or the deadline passes (false): spins
-// first, then sleeps on `events` registered in `waiting` (see signal_change).
+// first, then sleeps on `events` registered in `waiting` (see signal_change). While it
+// spins, it waits for `gen` to move by `enough` (a wait on a full queue: for some room, not
+// for the first free slot, so that producer and consumer do not trade the lines of their
+// words at every item); once it would sleep, any change will do.
 bool wait_for_change(const std::atomic<u64>& gen, u64 seen, std::atomic<std::uint32_t>& events,
-                     std::atomic<std::uint32_t>& waiting, const Deadline& deadline) {
+                     std::atomic<std::uint32_t>& waiting, const Deadline& deadline,
+                     u64 enough = 1) {
   const std::int64_t start = monotonic_ns();
-  for (unsigned i = 0;; ++i) {
-    if (gen.load(std::memory_order_acquire) != seen) return true;
-    cpu_relax();
-    if ((i & 63) == 63) {
-      const std::int64_t now = monotonic_ns();
-      if (now - start >= kSpinNs) break;
-      if (deadline.expired()) return false;
-    }
+  for (int backoff = 1;;) {
+    if (gen.load(std::memory_order_acquire) - seen >= enough) return true;
+    for (int i = 0; i < backoff; ++i) cpu_relax();
+    if (backoff < kMaxBackoff) backoff *= 2;
+    if (monotonic_ns() - start >= kSpinNs) break;
+    if (deadline.expired()) return false;
   }
   for (;;) {
     waiting.fetch_add(1, std::memory_order_seq_cst);
@@ -131,6 +136,13 @@ void signal_change(std::atomic<std::uint32_t>& events, std::atomic<std::uint32_t
   if ((armed & 1) == 0 &&
       events.compare_exchange_strong(armed, armed + 1, std::memory_order_seq_cst))
     futex_wake(&events, INT_MAX);
+}
+
+// How many consumer commits a producer that found the queue full spins for: an eighth of a
+// bound, at most 64 (a ring full of small records has thousands).
+u64 commits_worth_waiting_for(u64 maxsize) {
+  constexpr u64 kMost = 64;
+  return maxsize == 0 ? kMost : std::clamp<u64>(maxsize / 8, 1, kMost);
 }
 
 // Releases a side's lock at the end of a scope.
@@ -237,7 +249,8 @@ bool QueueCore::put(const void* data, std::size_t size, bool block, double timeo
       return true;
     }
     if (!block) return false;
-    if (!wait_for_change(s.consumer.gen, seen, s.get_events, s.putters_waiting, deadline))
+    if (!wait_for_change(s.consumer.gen, seen, s.get_events, s.putters_waiting, deadline,
+                         commits_worth_waiting_for(s.maxsize)))
       return false;
   }
 }
