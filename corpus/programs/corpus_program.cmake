@@ -39,6 +39,7 @@ function(ipcheck_corpus_program topic)
     list(GET program 1 source)
     set(target corpus_${name})
     add_executable(${target} ${CMAKE_CURRENT_SOURCE_DIR}/${source})
+    set_property(GLOBAL APPEND PROPERTY IPCHECK_DEMO_TARGETS ${target})
     target_link_libraries(${target} PRIVATE ipcheck::mp)
     set_target_properties(${target} PROPERTIES
       OUTPUT_NAME ${name}

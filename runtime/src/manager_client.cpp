@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "byte_lane.h"
+#include "mp/detail/futex.h"
 #include "mp/detail/manager_client.h"
 #include "mp/errors.h"
 #include "mp/hook.h"
@@ -34,6 +36,12 @@ namespace {
 constexpr std::chrono::microseconds kBusyCore{20};
 // How long the spin stays off once a yield found the core wanted.
 constexpr std::chrono::milliseconds kSpinOff{50};
+// Each ring of a lane (byte_lane.h): a frame larger than this streams through it.
+constexpr std::uint64_t kLaneCapacity = std::uint64_t{1} << 18;
+// While spinning on a lane, its ring is read after 1, 2, 4, ... up to this many pauses, and
+// the core offered to others this often.
+constexpr int kMaxBackoff = 16;
+constexpr std::chrono::microseconds kYieldEvery{4};
 }  // namespace
 
 using Clock = std::chrono::steady_clock;
@@ -153,6 +161,7 @@ class Link {
     if (fd_ < 0) throw_errno("fcntl(F_DUPFD_CLOEXEC)");
     int flags = ::fcntl(fd_, F_GETFL);
     ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+    if (endpoint_.lane && address.family() != Address::Family::kTcp) open_lane();
   }
   ~Link() {
     if (fd_ >= 0) ::close(fd_);
@@ -164,10 +173,14 @@ class Link {
   void abandon() noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+    lane_.reset();
   }
+  // Whether calls go through shared memory (byte_lane.h) rather than the socket.
+  [[nodiscard]] bool has_lane() const noexcept { return lane_ != nullptr; }
 
+  // `pass_fd`, if not -1, goes with the request's first byte (SCM_RIGHTS).
   Result call(wire::Op op, std::uint64_t object, std::string_view name,
-              const std::vector<std::string_view>& fields, bool discard) {
+              const std::vector<std::string_view>& fields, bool discard, int pass_fd = -1) {
     Slot slot;
     std::uint64_t id;
     {
@@ -184,7 +197,7 @@ class Link {
     out.clear();
     wire::encode_request(out, op, id, object, caller_id(), name, fields);
     MP_HOOK("manager.call.before_send");
-    send_frame(out);
+    send_frame(out, pass_fd);
     MP_HOOK("manager.call.after_send");
     if (discard) return {};
     std::unique_lock lock(mutex_);
@@ -237,9 +250,41 @@ class Link {
     return "mp manager at " + endpoint_.address().to_string() + ": " + what;
   }
 
-  void send_frame(const std::string& frame) {
+  // Offers the server a lane; on a yes, every later frame goes through it. Anything else
+  // but a gone manager leaves the link on its socket.
+  void open_lane() {
+    std::unique_ptr<Lane> lane;
+    try {
+      lane = Lane::create(kLaneCapacity);
+    } catch (const std::exception&) {
+      return;  // no memfd here: the socket will do
+    }
+    const std::uint64_t capacity = lane->capacity();
+    try {
+      call(wire::Op::kLane, 0, {}, {wire::scalar_bytes(capacity)}, false, lane->fd());
+    } catch (const ManagerGone&) {
+      throw;
+    } catch (const std::exception&) {
+      return;  // refused: the socket will do
+    }
+    if (in_.size() != in_begin_) {
+      fail(gone_message("the manager sent bytes after its yes to a lane"));
+      throw ManagerGone(gone_reason_);
+    }
+    lane->close_fd();
+    requests_ = lane->requests_writer();
+    replies_ = lane->replies_reader();
+    lane_ = std::move(lane);
+  }
+
+  void send_frame(const std::string& frame, int pass_fd) {
     std::lock_guard lock(send_mutex_);
+    if (lane_) {
+      send_through_lane(frame);
+      return;
+    }
     std::size_t done = 0;
+    if (pass_fd >= 0) done = send_with_fd(frame, pass_fd);
     while (done < frame.size()) {
       ssize_t n = ::send(fd_, frame.data() + done, frame.size() - done, MSG_NOSIGNAL);
       if (n > 0) {
@@ -261,11 +306,74 @@ class Link {
     }
   }
 
+  // The first bytes of `frame` with `fd` attached; returns how many went.
+  std::size_t send_with_fd(const std::string& frame, int fd) {
+    iovec iov{const_cast<char*>(frame.data()), frame.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    cmsghdr* h = CMSG_FIRSTHDR(&m);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
+    for (;;) {
+      ssize_t n = ::sendmsg(fd_, &m, MSG_NOSIGNAL);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        pollfd p{fd_, POLLOUT, 0};
+        (void)poll_fds(&p, 1, std::max(endpoint_.gone_timeout, 1.0));
+        continue;
+      }
+      fail(gone_message("the manager closed the connection (it has shut down or died)"));
+      throw ManagerGone(gone_reason_);
+    }
+  }
+
+  // Writes `frame` into the requests ring, waiting for room while the server reads (spinning,
+  // then in short sleeps that look for the socket's end: the server rings only the reader).
+  void send_through_lane(const std::string& frame) {
+    std::size_t done = 0;
+    auto idle_since = Clock::now();
+    int sleep_us = 20;
+    while (done < frame.size()) {
+      const std::int64_t n = requests_.write_some(frame.data() + done, frame.size() - done);
+      if (n < 0) {
+        fail(gone_message("the lane's counters are impossible (its shared memory was overwritten)"));
+        throw ManagerGone(gone_reason_);
+      }
+      if (requests_.take_reader_parked()) ring_doorbell(fd_);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        idle_since = Clock::now();
+        sleep_us = 20;
+        continue;
+      }
+      if (Clock::now() - idle_since < std::chrono::microseconds(endpoint_.spin_us)) {
+        cpu_relax();
+        continue;
+      }
+      pollfd p{fd_, POLLRDHUP, 0};
+      const int ready = ::poll(&p, 1, 0) > 0 ? 1 : 0;
+      if (ready != 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+        fail(gone_message("the manager closed the connection (it has shut down or died)"));
+        throw ManagerGone(gone_reason_);
+      }
+      if (gone()) throw ManagerGone(gone_reason_);
+      timespec nap{0, sleep_us * 1000L};
+      ::nanosleep(&nap, nullptr);
+      sleep_us = std::min(sleep_us * 2, 1000);
+    }
+  }
+
   // Reads replies, handing out other callers', until `mine` is done or the link fails.
   void read_until(Slot& mine) {
     auto silent_since = Clock::now();
     auto last_ping = silent_since;
-    const auto spin = std::chrono::microseconds(endpoint_.spin_us);
     const auto gone_after = std::chrono::duration<double>(endpoint_.gone_timeout);
     const auto ping_every = std::chrono::duration<double>(endpoint_.heartbeat);
     for (;;) {
@@ -286,29 +394,21 @@ class Link {
         std::lock_guard lock(mutex_);
         if (mine.done || gone_) return;
       }
-      // Spin, then sleep in poll. The spin yields after each empty read: on a machine busier
-      // than its cores, the server may be waiting for this core, and a spinner that never
-      // yields keeps it for a whole time slice (a round trip of 200 us instead of 8 here).
-      // A yield that gave the core away ends the spin, and spinning stays off for a while: a
-      // sleeper is woken at once when its reply comes, a spinner waits for its next turn
-      // behind the tasks it yielded to.
-      auto now = Clock::now();
-      auto spin_until = now >= spin_off_until_ ? now + spin : now;
-      ssize_t n;
-      for (;;) {
-        n = read_some();
-        if (n != -2 || Clock::now() >= spin_until) break;
-        const auto yielded = Clock::now();
-        ::sched_yield();
-        if (Clock::now() - yielded > kBusyCore) {
-          spin_off_until_ = Clock::now() + kSpinOff;
-          break;
-        }
-      }
+      ssize_t n = lane_ ? spin_on_lane() : spin_on_socket();
       if (n == -2) {
         pollfd p{fd_, POLLIN, 0};
         double wait = heartbeat_ ? endpoint_.heartbeat : -1;
-        int ready = poll_fds(&p, 1, wait);
+        // A lane's reader parks before it sleeps, so that the server rings; if the reply
+        // came in between, there is no sleep.
+        if (lane_) {
+          replies_.park();
+          n = read_some();
+        }
+        int ready = n == -2 ? poll_fds(&p, 1, wait) : 1;
+        if (lane_) {
+          replies_.unpark();
+          if (n == -2 && ready > 0 && !drain_doorbells()) return;
+        }
         if (ready == 0) {
           auto now = Clock::now();
           if (now - silent_since > gone_after) {
@@ -325,7 +425,7 @@ class Link {
           }
           continue;
         }
-        n = read_some();
+        if (n == -2) n = read_some();
         if (n == -2) continue;
       }
       if (n == 0) {
@@ -340,7 +440,67 @@ class Link {
     }
   }
 
-  // One recv into the buffer: bytes read, 0 at EOF, -2 if nothing is there, -1 on error.
+  // Reads until a reply comes or `spin_us` pass: the lane's ring, yielding every few
+  // microseconds. The yield is what lets a server that shares this core run at all (the
+  // scheduler tends to put a woken server beside its waker); with a core to itself it
+  // returns at once.
+  ssize_t spin_on_lane() {
+    auto now = Clock::now();
+    const auto spin_until = now + std::chrono::microseconds(endpoint_.spin_us);
+    auto next_yield = now + kYieldEvery;
+    for (int backoff = 1;;) {
+      const ssize_t n = read_some();
+      if (n != -2) return n;
+      now = Clock::now();
+      if (now >= spin_until) return n;
+      if (now >= next_yield) {
+        ::sched_yield();
+        next_yield = Clock::now() + kYieldEvery;
+        continue;
+      }
+      for (int i = 0; i < backoff; ++i) cpu_relax();
+      if (backoff < kMaxBackoff) backoff *= 2;
+    }
+  }
+
+  // Reads until a reply comes or `spin_us` pass: the socket, yielding after each empty
+  // read. On a machine busier than its cores, the server may be waiting for this core, and
+  // a spinner that never yields keeps it for a whole time slice (a round trip of 200 us
+  // instead of 8 here). A yield that gave the core away ends the spin, and spinning stays
+  // off for a while: a sleeper is woken at once when its reply comes, a spinner waits for
+  // its next turn behind the tasks it yielded to.
+  ssize_t spin_on_socket() {
+    const auto now = Clock::now();
+    const auto spin_until =
+        now >= spin_off_until_ ? now + std::chrono::microseconds(endpoint_.spin_us) : now;
+    for (;;) {
+      const ssize_t n = read_some();
+      if (n != -2 || Clock::now() >= spin_until) return n;
+      const auto yielded = Clock::now();
+      ::sched_yield();
+      if (Clock::now() - yielded > kBusyCore) {
+        spin_off_until_ = Clock::now() + kSpinOff;
+        return n;
+      }
+    }
+  }
+
+  // With a lane, the socket holds only doorbells: reads them all. False (and the link
+  // failed) at its end.
+  bool drain_doorbells() {
+    char bells[256];
+    for (;;) {
+      ssize_t n = ::recv(fd_, bells, sizeof bells, MSG_DONTWAIT);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+      fail(gone_message("the manager closed the connection (it has shut down or died)"));
+      return false;
+    }
+  }
+
+  // One read into the buffer, from the lane or the socket: bytes read, 0 at EOF, -2 if
+  // nothing is there, -1 on error.
   ssize_t read_some() {
     std::size_t want = 1 << 16;
     if (in_.size() - in_begin_ >= sizeof(std::uint64_t)) {
@@ -350,6 +510,14 @@ class Link {
       want = std::max(want, std::min<std::size_t>(missing, std::size_t{1} << 24));
     }
     char* room = in_.prepare(want);
+    if (lane_) {
+      const std::int64_t got = replies_.read_some(room, want);
+      if (got < 0) return -1;
+      if (got == 0) return -2;
+      in_.commit(static_cast<std::size_t>(got));
+      if (replies_.take_writer_parked()) ring_doorbell(fd_);
+      return got;
+    }
     ssize_t n;
     do {
       n = ::recv(fd_, room, want, MSG_DONTWAIT);
@@ -392,6 +560,9 @@ class Link {
   RecvBuffer in_;  // the reader's (one thread at a time: reading_)
   std::size_t in_begin_ = 0;
   Clock::time_point spin_off_until_{};  // the reader's: no spinning before then (busy cores)
+  std::unique_ptr<Lane> lane_;          // set once, in the constructor; null: the socket
+  LaneWriter requests_;                 // the sender's (send_mutex_)
+  LaneReader replies_;                  // the reader's
 };
 
 // -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "byte_lane.h"
 #include "challenge.h"
 #include "mp/detail/futex.h"
 #include "mp/errors.h"
@@ -144,6 +145,12 @@ struct Server::Conn {
   bool want_out = false;
   bool closing = false;
   std::uint64_t handshake_timer = 0;
+  bool local = false;               // a Unix socket: its peer may offer a lane
+  int passed_fd = -1;               // the last descriptor the peer sent, for Op::kLane
+  std::unique_ptr<Lane> next_lane;  // accepted: in use once the reply saying so is out
+  std::unique_ptr<Lane> lane;       // in use: the socket carries only doorbells now
+  LaneReader requests;
+  LaneWriter replies;
 };
 
 Server::Server(Listener listener, std::optional<std::string> authkey, Registry registry,
@@ -170,12 +177,26 @@ Server::~Server() {
 
 void Server::serve_forever() {
   epoll_event events[64];
-  auto last_activity = Clock::now();
-  auto spin_off_until = last_activity;  // no spinning before then (busy cores)
-  bool spinning = false;
-  while (!stopping_) {
-    int timeout = spinning ? 0 : poll_timeout_ms();
+  auto last_activity = Clock::now();       // a socket's
+  auto last_lane_activity = last_activity;
+  auto spin_off_until = last_activity;  // no socket spinning before then (busy cores)
+  bool spinning = false;                // on the sockets: epoll_wait without sleeping
+  for (unsigned round = 0; !stopping_; ++round) {
+    // Lanes are served without a system call. While one was active lately, the server spins
+    // on them and looks at the sockets every 16th round only.
+    if (serve_lanes()) last_lane_activity = Clock::now();
+    const bool lane_spin = !lanes_.empty() && Clock::now() - last_lane_activity <= options_.spin;
+    if (lane_spin && (round & 15) != 0) {
+      cpu_relax();
+      continue;
+    }
+    const int timeout = spinning || lane_spin ? 0 : poll_timeout_ms();
+    // Before sleeping, every lane reader parks (its client rings); if one has bytes by then,
+    // serve it instead.
+    const bool parked = timeout != 0 && park_lanes();
+    if (timeout != 0 && !parked) continue;
     int n = ::epoll_wait(epoll_, events, 64, timeout);
+    if (parked) unpark_lanes();
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("epoll_wait");
@@ -186,10 +207,12 @@ void Server::serve_forever() {
       spinning = now >= spin_off_until;
     } else if (spinning && now - last_activity > options_.spin) {
       spinning = false;
-    } else if (spinning) {
-      // Yield, as the client's spin does (manager_client.cpp): a client waiting for this core
-      // would wait a whole time slice; a yield that ran another task turns spinning off for
-      // a while.
+    } else if (lane_spin && (round & 63) == 0) {
+      ::sched_yield();  // a lane client that shares this core reads its reply now
+    } else if (spinning && !lane_spin) {
+      // Yield, as the client's socket spin does (manager_client.cpp): a client waiting for
+      // this core would wait a whole time slice; a yield that ran another task turns
+      // spinning off for a while.
       ::sched_yield();
       if (Clock::now() - now > kBusyCore) {
         spinning = false;
@@ -219,6 +242,8 @@ void Server::serve_forever() {
       }
       ConnId id = it->first;
       ::close(it->second->fd);
+      if (it->second->passed_fd >= 0) ::close(it->second->passed_fd);
+      std::erase(lanes_, it->second.get());
       if (it->second->handshake_timer != 0) {
         auto t = timers_.find(it->second->handshake_timer);
         if (t != timers_.end()) {
@@ -286,6 +311,7 @@ void Server::accept_new() {
     auto conn = std::make_unique<Conn>();
     conn->id = next_conn_++;
     conn->fd = fd;
+    conn->local = local.ss_family == AF_UNIX;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = conn->id;
@@ -314,27 +340,29 @@ void Server::accept_new() {
   }
 }
 
+std::size_t Server::frame_limit(const Conn& c) const {
+  return c.stage == Conn::Stage::kReady ? options_.max_message : kMaxHandshakeMessage;
+}
+
 void Server::on_readable(Conn& c) {
-  auto limit = [&] {
-    return c.stage == Conn::Stage::kReady ? options_.max_message : kMaxHandshakeMessage;
-  };
-  auto drop_too_large = [&](std::uint64_t length) {
-    drop(c.id, "a message of " + std::to_string(length) + " bytes (at most " +
-                   std::to_string(limit()) +
-                   (c.stage == Conn::Stage::kReady ? ")" : " before authentication)"));
-  };
+  if (c.lane) {
+    drain_doorbells(c);
+    if (!c.closing) serve_lane(c);
+    return;
+  }
   for (;;) {
     // Read what the next frame needs, in chunks of at least 64 KiB.
     std::size_t want = 1 << 16;
     std::size_t have = c.in.size() - c.in_begin;
-    wire::FrameScan next = wire::scan_frame({c.in.data() + c.in_begin, have}, limit());
+    wire::FrameScan next = wire::scan_frame({c.in.data() + c.in_begin, have}, frame_limit(c));
     if (next.state == wire::FrameScan::State::kTooLarge) {
-      drop_too_large(next.length);
+      drop_too_large(c, next.length);
       return;
     }
     if (next.size > have)
       want = std::max(want, std::min<std::size_t>(next.size - have, std::size_t{1} << 24));
-    ssize_t n = ::recv(c.fd, c.in.prepare(want), want, MSG_DONTWAIT);
+    ssize_t n = c.local ? receive_with_fd(c, c.in.prepare(want), want)
+                        : ::recv(c.fd, c.in.prepare(want), want, MSG_DONTWAIT);
     if (n > 0) c.in.commit(static_cast<std::size_t>(n));
     if (n == 0) {
       if (c.in.size() > c.in_begin)
@@ -349,28 +377,179 @@ void Server::on_readable(Conn& c) {
       drop(c.id, errno == ECONNRESET ? "" : std::string("recv: ") + std::strerror(errno));
       return;
     }
-    // Every complete frame.
-    while (!c.closing) {
-      wire::FrameScan frame =
-          wire::scan_frame({c.in.data() + c.in_begin, c.in.size() - c.in_begin}, limit());
-      if (frame.state == wire::FrameScan::State::kTooLarge) {
-        drop_too_large(frame.length);
-        return;
-      }
-      if (frame.state == wire::FrameScan::State::kNeedMore) break;
-      c.in_begin += frame.size;
-      on_frame(c, frame.payload);
-    }
-    if (c.closing) return;
-    if (c.in_begin == c.in.size()) {
-      c.in.clear();
-      c.in_begin = 0;
-    } else if (c.in_begin > (1 << 20)) {
-      c.in.erase_front(c.in_begin);
-      c.in_begin = 0;
-    }
+    consume_frames(c);
+    if (c.closing || c.lane) return;
     if (static_cast<std::size_t>(n) < want) return;  // drained for now
   }
+}
+
+ssize_t Server::receive_with_fd(Conn& c, char* room, std::size_t want) {
+  iovec iov{room, want};
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(c.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) return n;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&m); h != nullptr; h = CMSG_NXTHDR(&m, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+      // Only the last one is kept, so a peer cannot make the server hold descriptors. It may
+      // come with the very bytes that end the challenge, so it is kept whatever the stage:
+      // Op::kLane, which alone uses it, is served once the peer is authenticated.
+      if (i + 1 == count) {
+        if (c.passed_fd >= 0) ::close(c.passed_fd);
+        c.passed_fd = fd;
+      } else {
+        ::close(fd);
+      }
+    }
+  }
+  return n;
+}
+
+void Server::consume_frames(Conn& c) {
+  while (!c.closing) {
+    wire::FrameScan frame =
+        wire::scan_frame({c.in.data() + c.in_begin, c.in.size() - c.in_begin}, frame_limit(c));
+    if (frame.state == wire::FrameScan::State::kTooLarge) {
+      drop_too_large(c, frame.length);
+      return;
+    }
+    if (frame.state == wire::FrameScan::State::kNeedMore) break;
+    c.in_begin += frame.size;
+    on_frame(c, frame.payload);
+  }
+  if (c.closing) return;
+  if (c.in_begin == c.in.size()) {
+    c.in.clear();
+    c.in_begin = 0;
+  } else if (c.in_begin > (1 << 20)) {
+    c.in.erase_front(c.in_begin);
+    c.in_begin = 0;
+  }
+}
+
+void Server::drop_too_large(Conn& c, std::uint64_t length) {
+  drop(c.id, "a message of " + std::to_string(length) + " bytes (at most " +
+                 std::to_string(frame_limit(c)) +
+                 (c.stage == Conn::Stage::kReady ? ")" : " before authentication)"));
+}
+
+// ---- lanes ----
+
+void Server::drain_doorbells(Conn& c) {
+  char bells[256];
+  for (;;) {
+    ssize_t n = ::recv(c.fd, bells, sizeof bells, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    drop(c.id, n == 0 || errno == ECONNRESET ? "" : std::string("recv: ") + std::strerror(errno));
+    return;
+  }
+}
+
+bool Server::serve_lane(Conn& c) {
+  bool moved = false;
+  for (;;) {
+    std::size_t want = 1 << 16;
+    const std::size_t have = c.in.size() - c.in_begin;
+    wire::FrameScan next = wire::scan_frame({c.in.data() + c.in_begin, have}, frame_limit(c));
+    if (next.state == wire::FrameScan::State::kTooLarge) {
+      drop_too_large(c, next.length);
+      return moved;
+    }
+    if (next.size > have)
+      want = std::max(want, std::min<std::size_t>(next.size - have, std::size_t{1} << 24));
+    const std::int64_t n = c.requests.read_some(c.in.prepare(want), want);
+    if (n < 0) {
+      drop(c.id, "the client's lane counters are impossible (its shared memory was overwritten)");
+      return moved;
+    }
+    if (n == 0) break;
+    moved = true;
+    c.in.commit(static_cast<std::size_t>(n));
+    consume_frames(c);
+    if (c.closing) return moved;
+  }
+  if (c.out.size() > c.out_begin) {
+    const std::size_t before = c.out_begin;
+    flush(c);
+    moved = moved || c.out_begin != before;
+  }
+  return moved;
+}
+
+bool Server::serve_lanes() {
+  bool moved = false;
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    Conn& c = *lanes_[i];
+    if (!c.closing && serve_lane(c)) moved = true;
+  }
+  if (moved) {
+    if (!deadlines_.empty()) run_timers();
+    flush_dirty();
+  }
+  return moved;
+}
+
+bool Server::park_lanes() {
+  for (Conn* c : lanes_) {
+    if (c->closing) continue;
+    c->requests.park();
+    if (c->out.size() > c->out_begin) c->replies.park();
+  }
+  for (Conn* c : lanes_) {
+    if (c->closing) continue;
+    if (c->requests.available() != 0) {
+      unpark_lanes();
+      return false;
+    }
+  }
+  return true;
+}
+
+void Server::unpark_lanes() {
+  for (Conn* c : lanes_) {
+    c->requests.unpark();
+    c->replies.unpark();
+  }
+}
+
+void Server::accept_lane(Conn& c, const wire::Request& r) {
+  auto refuse = [&](const std::string& why) {
+    send_reply(c.id, r.request_id, wire::Status::kError, {"ValueError", "no lane: " + why});
+  };
+  const int fd = std::exchange(c.passed_fd, -1);
+  if (!c.local || c.lane || c.next_lane) {
+    if (fd >= 0) ::close(fd);
+    refuse(c.local ? "this connection has one already" : "lanes are for Unix sockets");
+    return;
+  }
+  if (fd < 0) {
+    refuse("no descriptor came with the request");
+    return;
+  }
+  std::uint64_t capacity = 0;
+  if (r.fields.size() != 1 || r.fields[0].size() != sizeof capacity) {
+    ::close(fd);
+    refuse("the request has no ring capacity");
+    return;
+  }
+  std::memcpy(&capacity, r.fields[0].data(), sizeof capacity);
+  std::string why;
+  c.next_lane = Lane::adopt(fd, capacity, why);
+  if (!c.next_lane) {
+    refuse(why);
+    return;
+  }
+  send_reply(c.id, r.request_id, wire::Status::kOk, {});
 }
 
 void Server::on_frame(Conn& c, std::string_view payload) {
@@ -447,6 +626,9 @@ void Server::on_request(Conn& c, std::string_view payload) {
       send_reply(c.id, r.request_id, wire::Status::kOk, {wire::scalar_bytes(count)});
       return;
     }
+    case wire::Op::kLane:
+      accept_lane(c, r);
+      return;
     case wire::Op::kShutdown:
       send_reply(c.id, r.request_id, wire::Status::kOk, {});
       stopping_ = true;
@@ -595,6 +777,24 @@ void Server::send_reply(ConnId conn, std::uint64_t request_id, wire::Status stat
 }
 
 void Server::flush(Conn& c) {
+  if (c.lane) {
+    while (c.out_begin < c.out.size()) {
+      const std::int64_t n = c.replies.write_some(c.out.data() + c.out_begin,
+                                                  c.out.size() - c.out_begin);
+      if (n < 0) {
+        drop(c.id, "the client's lane counters are impossible (its shared memory was overwritten)");
+        return;
+      }
+      if (n == 0) break;  // full: served again once the client rings, or while spinning
+      c.out_begin += static_cast<std::size_t>(n);
+    }
+    if (c.replies.take_reader_parked()) ring_doorbell(c.fd);
+    if (c.out_begin == c.out.size()) {
+      c.out.clear();
+      c.out_begin = 0;
+    }
+    return;
+  }
   while (c.out_begin < c.out.size()) {
     ssize_t n = ::send(c.fd, c.out.data() + c.out_begin, c.out.size() - c.out_begin,
                        MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -625,6 +825,14 @@ void Server::flush(Conn& c) {
     ev.data.u64 = c.id;
     ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
     c.want_out = false;
+  }
+  if (c.next_lane) {
+    // The yes to Op::kLane is out: from here on, frames go through the lane.
+    c.lane = std::move(c.next_lane);
+    c.requests = c.lane->requests_reader();
+    c.replies = c.lane->replies_writer();
+    lanes_.push_back(&c);
+    serve_lane(c);  // bytes the client sent as soon as it read the yes
   }
 }
 

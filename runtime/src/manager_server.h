@@ -191,6 +191,17 @@ class Server {
 
   void accept_new();
   void on_readable(Conn& c);
+  std::size_t frame_limit(const Conn& c) const;
+  ssize_t receive_with_fd(Conn& c, char* room, std::size_t want);
+  void consume_frames(Conn& c);
+  void drop_too_large(Conn& c, std::uint64_t length);
+  // Lanes (byte_lane.h): shared-memory connections of local clients.
+  void accept_lane(Conn& c, const wire::Request& r);
+  void drain_doorbells(Conn& c);
+  bool serve_lane(Conn& c);  // true if bytes moved
+  bool serve_lanes();
+  bool park_lanes();  // false if a lane had bytes to serve (then none is parked)
+  void unpark_lanes();
   void on_frame(Conn& c, std::string_view payload);
   void on_handshake(Conn& c, std::string_view payload);
   void on_request(Conn& c, std::string_view payload);
@@ -214,6 +225,7 @@ class Server {
   ObjectId next_object_ = 1;
   std::uint64_t next_timer_ = 1;
   std::unordered_map<ConnId, std::unique_ptr<Conn>> conns_;
+  std::vector<Conn*> lanes_;  // the connections talking through a lane
   std::unordered_map<ObjectId, Entry> objects_;
   std::map<std::uint64_t, Timer> timers_;
   std::set<std::pair<Clock::time_point, std::uint64_t>> deadlines_;

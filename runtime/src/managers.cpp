@@ -157,6 +157,7 @@ void fill_client_options(Endpoint& e, const std::optional<std::string>& authkey,
   e.heartbeat = o.heartbeat;
   e.heartbeat_on_unix = o.heartbeat_on_unix;
   e.spin_us = o.spin_us;
+  e.lane = o.shared_memory;
 }
 }  // namespace
 

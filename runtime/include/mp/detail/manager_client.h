@@ -32,6 +32,8 @@ struct Endpoint {
   double heartbeat = 0.1;
   bool heartbeat_on_unix = false;
   std::uint32_t spin_us = 50;
+  // Whether a client on the server's host talks through shared memory (byte_lane.h).
+  bool lane = true;
 
   [[nodiscard]] Address address() const;
   static Endpoint of(const Address& address);
@@ -39,7 +41,7 @@ struct Endpoint {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(family, name, port, authkey, authenticate, gone_timeout, heartbeat, heartbeat_on_unix,
-       spin_us);
+       spin_us, lane);
   }
 };
 

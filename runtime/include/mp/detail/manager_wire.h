@@ -35,8 +35,10 @@ enum class Op : std::uint8_t {
   kPing = 5,      // reply at once (the heartbeat of a client waiting on a long call)
   kShutdown = 6,  // stop the server
   kInfo = 7,      // field 0: the number of live objects (u64)
+  kLane = 8,      // talk through the shared-memory lane whose descriptor came with this
+                  // request (byte_lane.h); field 0: its ring capacity (u64)
 };
-inline constexpr std::uint8_t kMaxOp = 7;
+inline constexpr std::uint8_t kMaxOp = 8;
 
 enum class Status : std::uint8_t {
   kOk = 0,     // fields: the results
