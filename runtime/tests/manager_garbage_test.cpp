@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <rapidcheck.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "byte_lane.h"
 #include "mp/detail/manager_wire.h"
 #include "mp/errors.h"
 #include "mp/listener.h"
@@ -693,5 +695,130 @@ TEST(ManagerGarbage, AHalfSentAnswerToTheChallengeIsDroppedWhenItsTimeIsUp) {
   EXPECT_NE(drops.back().find("not completed in time"), std::string::npos) << drops.back();
   h.check_served(1);
 }
+// ---- lanes (byte_lane.h) ----
+
+// Sends `frame` whole, its first bytes with `fd` attached (SCM_RIGHTS).
+void send_with_fd(int socket, const std::string& frame, int fd) {
+  iovec iov{const_cast<char*>(frame.data()), frame.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  cmsghdr* h = CMSG_FIRSTHDR(&m);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
+  ssize_t n = ::sendmsg(socket, &m, MSG_NOSIGNAL);
+  require(n > 0, "sendmsg with a descriptor");
+  write_all(socket, frame.substr(static_cast<std::size_t>(n)));
+}
+
+std::string lane_request(std::uint64_t id, const std::uint64_t& capacity) {
+  std::string out;
+  wire::encode_request(out, wire::Op::kLane, id, 0, 1, "", {wire::scalar_bytes(capacity)});
+  return out;
+}
+
+// The reply to the one request in flight on `c`'s socket.
+wire::Reply socket_reply(Connection& c, std::string& frame_storage) {
+  auto frame = read_frame(c, 3.0);
+  require(frame.has_value(), "a reply within 3 s");
+  frame_storage = std::move(*frame);
+  wire::Reply reply;
+  require(wire::decode_reply(frame_storage, reply).empty(), "a well-formed reply");
+  return reply;
+}
+
+// A lane that is not one (no descriptor, an unsealed memfd, another size than announced) is
+// refused with an error reply, and the connection goes on over its socket.
+TEST(ManagerGarbage, ABadLaneIsRefusedAndTheConnectionLivesOn) {
+  Harness h;
+  const std::size_t drops_before = h.drops().size();
+  Connection c = Client(h.address(), kKey, 5);
+  std::string storage;
+  auto expect_refused = [&](const std::string& why) {
+    wire::Reply reply = socket_reply(c, storage);
+    ASSERT_EQ(reply.status, wire::Status::kError);
+    ASSERT_EQ(reply.fields.size(), 2u);
+    EXPECT_NE(reply.fields[1].find(why), std::string::npos) << reply.fields[1];
+  };
+  write_all(c.fileno(), lane_request(1, 4096));
+  expect_refused("no descriptor");
+
+  int unsealed = ::memfd_create("unsealed", MFD_CLOEXEC);
+  ASSERT_GE(unsealed, 0);
+  ASSERT_EQ(::ftruncate(unsealed, 4096 + 2 * 4096), 0);
+  send_with_fd(c.fileno(), lane_request(2, 4096), unsealed);
+  ::close(unsealed);
+  expect_refused("not sealed");
+
+  auto lane = detail::manager::Lane::create(4096);
+  send_with_fd(c.fileno(), lane_request(3, 8192), lane->fd());
+  expect_refused("not a lane of");
+
+  std::string ping;
+  wire::encode_request(ping, wire::Op::kPing, 4, 0, 1, "", {});
+  write_all(c.fileno(), ping);
+  EXPECT_EQ(socket_reply(c, storage).status, wire::Status::kOk);
+  c.close();
+  EXPECT_EQ(h.drops().size(), drops_before);
+  h.check_served(1);
+}
+
+// A client that overwrites the server's view of its lane (a tail past what the ring holds)
+// loses its connection, with the reason; every other client goes on.
+TEST(ManagerGarbage, AnOverwrittenLaneDropsOnlyItsConnection) {
+  Harness h;
+  Connection c = Client(h.address(), kKey, 5);
+  auto lane = detail::manager::Lane::create(4096);
+  const int raw_fd = ::dup(lane->fd());
+  send_with_fd(c.fileno(), lane_request(1, 4096), lane->fd());
+  std::string storage;
+  ASSERT_EQ(socket_reply(c, storage).status, wire::Status::kOk);
+
+  // A ping through the lane is answered through it.
+  auto requests = lane->requests_writer();
+  auto replies = lane->replies_reader();
+  std::string ping;
+  wire::encode_request(ping, wire::Op::kPing, 2, 0, 1, "", {});
+  ASSERT_EQ(requests.write_some(ping.data(), ping.size()), static_cast<std::int64_t>(ping.size()));
+  write_all(c.fileno(), std::string(1, '\0'));  // a doorbell, in case the server sleeps
+  std::string got;
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  char buffer[256];
+  while (Clock::now() < deadline) {
+    const std::int64_t n = replies.read_some(buffer, sizeof buffer);
+    ASSERT_GE(n, 0);
+    got.append(buffer, static_cast<std::size_t>(n));
+    if (got.size() >= 8) {
+      std::uint64_t length;
+      std::memcpy(&length, got.data(), 8);
+      if (got.size() >= 8 + length) break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  ASSERT_GE(got.size(), 8u);
+  wire::Reply reply;
+  ASSERT_EQ(wire::decode_reply(std::string_view(got).substr(8), reply), "");
+  EXPECT_EQ(reply.request_id, 2u);
+  EXPECT_EQ(reply.status, wire::Status::kOk);
+
+  void* raw = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, raw_fd, 0);
+  ASSERT_NE(raw, MAP_FAILED);
+  auto* ring = reinterpret_cast<detail::manager::LaneRing*>(static_cast<char*>(raw) + 64);
+  ring->tail.store(std::uint64_t{1} << 40);
+  write_all(c.fileno(), std::string(1, '\0'));
+  EXPECT_TRUE(closed_within(c.fileno(), 3.0));
+  auto drops = h.drops();
+  ASSERT_FALSE(drops.empty());
+  EXPECT_NE(drops.back().find("lane counters are impossible"), std::string::npos) << drops.back();
+  ::munmap(raw, 4096);
+  ::close(raw_fd);
+  h.check_served(1);
+}
+
 }  // namespace
 }  // namespace mp
