@@ -15,6 +15,7 @@ The summary at the end has one line per step. Exit status 1 when a fixed program
 wrong answer or a step failed.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -26,6 +27,14 @@ import time
 from dataclasses import dataclass, field
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Programs and property-test binaries run this many at a time, in the order they are listed.
+JOBS = os.cpu_count() or 2
+
+
+def in_parallel(fn, items):
+    """fn(item) for every item, JOBS at a time; the results in the items' order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=JOBS) as pool:
+        return list(pool.map(fn, items))
 
 
 @dataclass
@@ -98,16 +107,15 @@ def run_corpus_programs(build: pathlib.Path, methods: list[str], timeout: float)
     programs = corpus_programs(build)
     if not programs:
         return Step("corpus programs", "none built yet", failed=False)
-    runs: list[ProgramRun] = []
+    todo = [(topic, kind, method) for topic, kind in programs
+            for method in (methods if kind == "fixed" else methods[:1])]
+    runs: list[ProgramRun] = in_parallel(lambda t: run_program(build, *t, timeout), todo)
     lines = []
-    for topic, kind in programs:
-        for method in methods if kind == "fixed" else methods[:1]:
-            run = run_program(build, topic, kind, method, timeout)
-            runs.append(run)
-            mark = {"right": "ok ", "bug shown": "ok ", "bug not shown": "?  "}.get(
-                run.outcome, "!! ")
-            lines.append(f"{mark} {topic + '_' + kind:36} {method:10} {run.outcome:14} "
-                         f"{run.shown}")
+    for run in runs:
+        mark = {"right": "ok ", "bug shown": "ok ", "bug not shown": "?  "}.get(
+            run.outcome, "!! ")
+        lines.append(f"{mark} {run.topic + '_' + run.kind:36} {run.method:10} "
+                     f"{run.outcome:14} {run.shown}")
     fixed = [r for r in runs if r.kind == "fixed"]
     buggy = [r for r in runs if r.kind == "buggy"]
     right = sum(r.outcome == "right" for r in fixed)
@@ -181,13 +189,18 @@ def run_property_tests(build: pathlib.Path, timeout: float = 300) -> Step | None
     out_dir = build / "demo" / "proptest-out"
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RC_PARAMS="max_success=20", IPCHECK_PROPTEST_OUT=str(out_dir))
-    lines, passed, failed = [], 0, 0
-    for exe in binaries:
+
+    def run(exe: pathlib.Path) -> subprocess.CompletedProcess | None:
         print(f"  running {exe.name} ...", flush=True)
         try:
-            proc = subprocess.run([str(exe), "--gtest_brief=1"], capture_output=True, text=True,
+            return subprocess.run([str(exe), "--gtest_brief=1"], capture_output=True, text=True,
                                   env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
+            return None
+
+    lines, passed, failed = [], 0, 0
+    for exe, proc in zip(binaries, in_parallel(run, binaries)):
+        if proc is None:
             lines.append(f"!!  {exe.name}: stopped after {timeout:.0f} s")
             failed += 1
             continue

@@ -64,6 +64,11 @@ bool LaneWriter::drained() noexcept {
   return head_seen_ == tail_;
 }
 
+bool LaneWriter::has_room() noexcept {
+  head_seen_ = ring_->head.load(std::memory_order_acquire);
+  return tail_ - head_seen_ < capacity_;
+}
+
 bool LaneWriter::take_reader_parked() noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);  // our tail before their flag
   return ring_->reader_parked.load(std::memory_order_relaxed) != 0 &&

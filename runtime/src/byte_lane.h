@@ -48,6 +48,8 @@ class LaneWriter {
   std::int64_t write_some(const char* bytes, std::size_t n) noexcept;
   // Whether everything written has been read (the reader's head caught up).
   [[nodiscard]] bool drained() noexcept;
+  // Whether a write would take at least one byte (the reader's head read afresh).
+  [[nodiscard]] bool has_room() noexcept;
   // After a write: whether the reader sleeps and must be rung now (true once per park).
   [[nodiscard]] bool take_reader_parked() noexcept;
   // Before sleeping for room: the reader rings once it made some. Look for room again after.

@@ -507,7 +507,8 @@ bool Server::park_lanes() {
   }
   for (Conn* c : lanes_) {
     if (c->closing) continue;
-    if (c->requests.available() != 0) {
+    const bool reply_can_go = c->out.size() > c->out_begin && c->replies.has_room();
+    if (c->requests.available() != 0 || reply_can_go) {
       unpark_lanes();
       return false;
     }
