@@ -199,6 +199,22 @@ char* Lane::data(int i) noexcept {
   return base_ + kHeaderBytes + static_cast<std::size_t>(i) * capacity_;
 }
 
+ssize_t send_with_descriptor(int socket, const char* data, std::size_t size, int passed) noexcept {
+  iovec iov{const_cast<char*>(data), size};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  cmsghdr* h = CMSG_FIRSTHDR(&m);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(h), &passed, sizeof passed);
+  return ::sendmsg(socket, &m, MSG_NOSIGNAL);
+}
+
 void ring_doorbell(int fd) noexcept {
   const char bell = 0;
   ssize_t n;

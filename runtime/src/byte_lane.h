@@ -20,6 +20,8 @@
 // impossible (more bytes than the ring holds) is an error, which drops the connection.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -131,5 +133,9 @@ class Lane {
 
 // Rings the peer: one byte on the socket `fd`. A full socket already holds a doorbell.
 void ring_doorbell(int fd) noexcept;
+
+// One sendmsg of up to `size` bytes on the Unix socket `socket`, with the descriptor
+// `passed` attached (SCM_RIGHTS): what sendmsg returns, errno set on -1.
+ssize_t send_with_descriptor(int socket, const char* data, std::size_t size, int passed) noexcept;
 
 }  // namespace mp::detail::manager

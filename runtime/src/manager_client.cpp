@@ -308,20 +308,8 @@ class Link {
 
   // The first bytes of `frame` with `fd` attached; returns how many went.
   std::size_t send_with_fd(const std::string& frame, int fd) {
-    iovec iov{const_cast<char*>(frame.data()), frame.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control;
-    m.msg_controllen = sizeof control;
-    cmsghdr* h = CMSG_FIRSTHDR(&m);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
     for (;;) {
-      ssize_t n = ::sendmsg(fd_, &m, MSG_NOSIGNAL);
+      ssize_t n = send_with_descriptor(fd_, frame.data(), frame.size(), fd);
       if (n >= 0) return static_cast<std::size_t>(n);
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -699,19 +699,7 @@ TEST(ManagerGarbage, AHalfSentAnswerToTheChallengeIsDroppedWhenItsTimeIsUp) {
 
 // Sends `frame` whole, its first bytes with `fd` attached (SCM_RIGHTS).
 void send_with_fd(int socket, const std::string& frame, int fd) {
-  iovec iov{const_cast<char*>(frame.data()), frame.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  cmsghdr* h = CMSG_FIRSTHDR(&m);
-  h->cmsg_level = SOL_SOCKET;
-  h->cmsg_type = SCM_RIGHTS;
-  h->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(h), &fd, sizeof fd);
-  ssize_t n = ::sendmsg(socket, &m, MSG_NOSIGNAL);
+  ssize_t n = detail::manager::send_with_descriptor(socket, frame.data(), frame.size(), fd);
   require(n > 0, "sendmsg with a descriptor");
   write_all(socket, frame.substr(static_cast<std::size_t>(n)));
 }
