@@ -215,6 +215,17 @@ ssize_t send_with_descriptor(int socket, const char* data, std::size_t size, int
   return ::sendmsg(socket, &m, MSG_NOSIGNAL);
 }
 
+bool drain_doorbells(int fd, int& error) noexcept {
+  char bells[256];
+  for (;;) {
+    const ssize_t n = ::recv(fd, bells, sizeof bells, MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    error = n == 0 ? 0 : errno;
+    return false;
+  }
+}
+
 void ring_doorbell(int fd) noexcept {
   const char bell = 0;
   ssize_t n;

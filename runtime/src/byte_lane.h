@@ -133,6 +133,9 @@ class Lane {
 
 // Rings the peer: one byte on the socket `fd`. A full socket already holds a doorbell.
 void ring_doorbell(int fd) noexcept;
+// Reads every doorbell waiting on `fd`. False at the socket's end, with `error` 0 at EOF or
+// the errno of the failed read.
+bool drain_doorbells(int fd, int& error) noexcept;
 
 // One sendmsg of up to `size` bytes on the Unix socket `socket`, with the descriptor
 // `passed` attached (SCM_RIGHTS): what sendmsg returns, errno set on -1.

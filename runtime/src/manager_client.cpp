@@ -175,8 +175,6 @@ class Link {
     fd_ = -1;
     lane_.reset();
   }
-  // Whether calls go through shared memory (byte_lane.h) rather than the socket.
-  [[nodiscard]] bool has_lane() const noexcept { return lane_ != nullptr; }
 
   // `pass_fd`, if not -1, goes with the request's first byte (SCM_RIGHTS).
   Result call(wire::Op op, std::uint64_t object, std::string_view name,
@@ -346,8 +344,7 @@ class Link {
         continue;
       }
       pollfd p{fd_, POLLRDHUP, 0};
-      const int ready = ::poll(&p, 1, 0) > 0 ? 1 : 0;
-      if (ready != 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
         fail(gone_message("the manager closed the connection (it has shut down or died)"));
         throw ManagerGone(gone_reason_);
       }
@@ -476,15 +473,10 @@ class Link {
   // With a lane, the socket holds only doorbells: reads them all. False (and the link
   // failed) at its end.
   bool drain_doorbells() {
-    char bells[256];
-    for (;;) {
-      ssize_t n = ::recv(fd_, bells, sizeof bells, MSG_DONTWAIT);
-      if (n > 0) continue;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-      fail(gone_message("the manager closed the connection (it has shut down or died)"));
-      return false;
-    }
+    int error = 0;
+    if (manager::drain_doorbells(fd_, error)) return true;
+    fail(gone_message("the manager closed the connection (it has shut down or died)"));
+    return false;
   }
 
   // One read into the buffer, from the lane or the socket: bytes read, 0 at EOF, -2 if

@@ -31,6 +31,9 @@ namespace {
 constexpr std::chrono::microseconds kBusyCore{20};
 // How long the spin stays off once a yield found the core wanted.
 constexpr std::chrono::milliseconds kSpinOff{50};
+// Why a lane client is dropped when a counter it can write is impossible.
+constexpr const char* kLaneOverwritten =
+    "the client's lane counters are impossible (its shared memory was overwritten)";
 }  // namespace
 
 // -----------------------------------------------------------------------------
@@ -184,8 +187,10 @@ void Server::serve_forever() {
   for (unsigned round = 0; !stopping_; ++round) {
     // Lanes are served without a system call. While one was active lately, the server spins
     // on them and looks at the sockets every 16th round only.
-    if (serve_lanes()) last_lane_activity = Clock::now();
-    const bool lane_spin = !lanes_.empty() && Clock::now() - last_lane_activity <= options_.spin;
+    const bool moved = serve_lanes();
+    const auto served = Clock::now();
+    if (moved) last_lane_activity = served;
+    const bool lane_spin = !lanes_.empty() && served - last_lane_activity <= options_.spin;
     if (lane_spin && (round & 15) != 0) {
       cpu_relax();
       continue;
@@ -344,6 +349,20 @@ std::size_t Server::frame_limit(const Conn& c) const {
   return c.stage == Conn::Stage::kReady ? options_.max_message : kMaxHandshakeMessage;
 }
 
+std::size_t Server::read_size(Conn& c) {
+  // What the next frame needs, in chunks of at least 64 KiB.
+  std::size_t want = 1 << 16;
+  const std::size_t have = c.in.size() - c.in_begin;
+  wire::FrameScan next = wire::scan_frame({c.in.data() + c.in_begin, have}, frame_limit(c));
+  if (next.state == wire::FrameScan::State::kTooLarge) {
+    drop_too_large(c, next.length);
+    return 0;
+  }
+  if (next.size > have)
+    want = std::max(want, std::min<std::size_t>(next.size - have, std::size_t{1} << 24));
+  return want;
+}
+
 void Server::on_readable(Conn& c) {
   if (c.lane) {
     drain_doorbells(c);
@@ -351,16 +370,8 @@ void Server::on_readable(Conn& c) {
     return;
   }
   for (;;) {
-    // Read what the next frame needs, in chunks of at least 64 KiB.
-    std::size_t want = 1 << 16;
-    std::size_t have = c.in.size() - c.in_begin;
-    wire::FrameScan next = wire::scan_frame({c.in.data() + c.in_begin, have}, frame_limit(c));
-    if (next.state == wire::FrameScan::State::kTooLarge) {
-      drop_too_large(c, next.length);
-      return;
-    }
-    if (next.size > have)
-      want = std::max(want, std::min<std::size_t>(next.size - have, std::size_t{1} << 24));
+    const std::size_t want = read_size(c);
+    if (want == 0) return;
     ssize_t n = c.local ? receive_with_fd(c, c.in.prepare(want), want)
                         : ::recv(c.fd, c.in.prepare(want), want, MSG_DONTWAIT);
     if (n > 0) c.in.commit(static_cast<std::size_t>(n));
@@ -444,32 +455,19 @@ void Server::drop_too_large(Conn& c, std::uint64_t length) {
 // ---- lanes ----
 
 void Server::drain_doorbells(Conn& c) {
-  char bells[256];
-  for (;;) {
-    ssize_t n = ::recv(c.fd, bells, sizeof bells, MSG_DONTWAIT);
-    if (n > 0) continue;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    drop(c.id, n == 0 || errno == ECONNRESET ? "" : std::string("recv: ") + std::strerror(errno));
-    return;
-  }
+  int error = 0;
+  if (manager::drain_doorbells(c.fd, error)) return;
+  drop(c.id, error == 0 || error == ECONNRESET ? "" : std::string("recv: ") + std::strerror(error));
 }
 
 bool Server::serve_lane(Conn& c) {
   bool moved = false;
   for (;;) {
-    std::size_t want = 1 << 16;
-    const std::size_t have = c.in.size() - c.in_begin;
-    wire::FrameScan next = wire::scan_frame({c.in.data() + c.in_begin, have}, frame_limit(c));
-    if (next.state == wire::FrameScan::State::kTooLarge) {
-      drop_too_large(c, next.length);
-      return moved;
-    }
-    if (next.size > have)
-      want = std::max(want, std::min<std::size_t>(next.size - have, std::size_t{1} << 24));
+    const std::size_t want = read_size(c);
+    if (want == 0) return moved;
     const std::int64_t n = c.requests.read_some(c.in.prepare(want), want);
     if (n < 0) {
-      drop(c.id, "the client's lane counters are impossible (its shared memory was overwritten)");
+      drop(c.id, kLaneOverwritten);
       return moved;
     }
     if (n == 0) break;
@@ -783,7 +781,7 @@ void Server::flush(Conn& c) {
       const std::int64_t n = c.replies.write_some(c.out.data() + c.out_begin,
                                                   c.out.size() - c.out_begin);
       if (n < 0) {
-        drop(c.id, "the client's lane counters are impossible (its shared memory was overwritten)");
+        drop(c.id, kLaneOverwritten);
         return;
       }
       if (n == 0) break;  // full: served again once the client rings, or while spinning

@@ -192,6 +192,7 @@ class Server {
   void accept_new();
   void on_readable(Conn& c);
   std::size_t frame_limit(const Conn& c) const;
+  std::size_t read_size(Conn& c);  // bytes to read for the next frame; 0: dropped (too large)
   ssize_t receive_with_fd(Conn& c, char* room, std::size_t want);
   void consume_frames(Conn& c);
   void drop_too_large(Conn& c, std::uint64_t length);
