@@ -329,7 +329,8 @@ class Link {
     while (done < frame.size()) {
       const std::int64_t n = requests_.write_some(frame.data() + done, frame.size() - done);
       if (n < 0) {
-        fail(gone_message("the lane's counters are impossible (its shared memory was overwritten)"));
+        fail(
+            gone_message("the lane's counters are impossible (its shared memory was overwritten)"));
         throw ManagerGone(gone_reason_);
       }
       if (requests_.take_reader_parked()) ring_doorbell(fd_);
@@ -392,7 +393,12 @@ class Link {
         int ready = n == -2 ? poll_fds(&p, 1, wait) : 1;
         if (lane_) {
           replies_.unpark();
-          if (n == -2 && ready > 0 && !drain_doorbells()) return;
+          if (n == -2 && ready > 0 && !drain_doorbells()) {
+            // The socket ended; what the server wrote before its end is in the ring still,
+            // and is read first, as a socket's buffered bytes are before its EOF.
+            n = read_some();
+            if (n == -2) n = 0;
+          }
         }
         if (ready == 0) {
           auto now = Clock::now();
@@ -472,11 +478,10 @@ class Link {
 
   // With a lane, the socket holds only doorbells: reads them all. False (and the link
   // failed) at its end.
+  // Reads the doorbells on the socket: false once it has ended.
   bool drain_doorbells() {
     int error = 0;
-    if (manager::drain_doorbells(fd_, error)) return true;
-    fail(gone_message("the manager closed the connection (it has shut down or died)"));
-    return false;
+    return manager::drain_doorbells(fd_, error);
   }
 
   // One read into the buffer, from the lane or the socket: bytes read, 0 at EOF, -2 if

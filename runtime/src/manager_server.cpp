@@ -180,7 +180,7 @@ Server::~Server() {
 
 void Server::serve_forever() {
   epoll_event events[64];
-  auto last_activity = Clock::now();       // a socket's
+  auto last_activity = Clock::now();  // a socket's
   auto last_lane_activity = last_activity;
   auto spin_off_until = last_activity;  // no socket spinning before then (busy cores)
   bool spinning = false;                // on the sockets: epoll_wait without sleeping
@@ -365,8 +365,13 @@ std::size_t Server::read_size(Conn& c) {
 
 void Server::on_readable(Conn& c) {
   if (c.lane) {
-    drain_doorbells(c);
-    if (!c.closing) serve_lane(c);
+    int error = 0;
+    const bool open = manager::drain_doorbells(c.fd, error);
+    // What the client wrote before its end is served first, as its socket's bytes would be.
+    serve_lane(c);
+    if (!open)
+      drop(c.id,
+           error == 0 || error == ECONNRESET ? "" : std::string("recv: ") + std::strerror(error));
     return;
   }
   for (;;) {
@@ -453,12 +458,6 @@ void Server::drop_too_large(Conn& c, std::uint64_t length) {
 }
 
 // ---- lanes ----
-
-void Server::drain_doorbells(Conn& c) {
-  int error = 0;
-  if (manager::drain_doorbells(c.fd, error)) return;
-  drop(c.id, error == 0 || error == ECONNRESET ? "" : std::string("recv: ") + std::strerror(error));
-}
 
 bool Server::serve_lane(Conn& c) {
   bool moved = false;
@@ -778,8 +777,8 @@ void Server::send_reply(ConnId conn, std::uint64_t request_id, wire::Status stat
 void Server::flush(Conn& c) {
   if (c.lane) {
     while (c.out_begin < c.out.size()) {
-      const std::int64_t n = c.replies.write_some(c.out.data() + c.out_begin,
-                                                  c.out.size() - c.out_begin);
+      const std::int64_t n =
+          c.replies.write_some(c.out.data() + c.out_begin, c.out.size() - c.out_begin);
       if (n < 0) {
         drop(c.id, kLaneOverwritten);
         return;

@@ -198,7 +198,6 @@ class Server {
   void drop_too_large(Conn& c, std::uint64_t length);
   // Lanes (byte_lane.h): shared-memory connections of local clients.
   void accept_lane(Conn& c, const wire::Request& r);
-  void drain_doorbells(Conn& c);
   bool serve_lane(Conn& c);  // true if bytes moved
   bool serve_lanes();
   bool park_lanes();  // false if a lane had bytes to serve (then none is parked)

@@ -88,6 +88,7 @@ class Harness {
 
   const Address& address() const { return manager_->address(); }
   std::uint64_t dict_id() const { return dict_.id(); }
+  DictProxy<int, std::string>& dict() { return dict_; }
 
   // The server's log lines that contain `what`.
   std::vector<std::string> log_lines(std::string_view what) const {
@@ -806,6 +807,33 @@ TEST(ManagerGarbage, AnOverwrittenLaneDropsOnlyItsConnection) {
   ::munmap(raw, 4096);
   ::close(raw_fd);
   h.check_served(1);
+}
+
+// A client that writes a request into its lane and closes at once has it served, as
+// the bytes it wrote on a socket before closing would be: its end does not erase them.
+TEST(ManagerGarbage, WhatAClientWroteIntoItsLaneBeforeItClosedIsServed) {
+  Harness h;
+  Connection c = Client(h.address(), kKey, 5);
+  auto lane = detail::manager::Lane::create(4096);
+  send_with_fd(c.fileno(), lane_request(1, 4096), lane->fd());
+  std::string storage;
+  ASSERT_EQ(socket_reply(c, storage).status, wire::Status::kOk);
+  // The server spins on a fresh lane for a while; once it sleeps, the request and the end of
+  // the socket come to it together.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto requests = lane->requests_writer();
+  std::string set;
+  wire::encode_request(set, wire::Op::kCall, 2, h.dict_id(), 1, "__setitem__",
+                       {detail::manager::value_field(100),
+                        detail::manager::value_field(std::string("written before the end"))});
+  ASSERT_EQ(requests.write_some(set.data(), set.size()), static_cast<std::int64_t>(set.size()));
+  c.close();  // no doorbell: the end of the socket is what wakes the server
+  DictProxy<int, std::string>& dict = h.dict();
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (!dict.contains(100) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(dict.contains(100)) << "the request in the lane was dropped with its connection";
+  EXPECT_EQ(dict.get(100), "written before the end");
 }
 
 }  // namespace

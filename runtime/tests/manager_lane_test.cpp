@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,33 +36,34 @@ using Clock = std::chrono::steady_clock;
 // gives nothing.
 TEST(LaneRing, CarriesAnyStreamInOrder) {
   EXPECT_TRUE(rc::check("a stream through a ring comes out whole and in order", [] {
-  const auto capacity = *rc::gen::element<std::uint64_t>(4096, 8192);
-  auto lane = Lane::create(capacity);
-  auto writer = lane->requests_writer();
-  auto reader = lane->requests_reader();
-  const auto stream = *rc::gen::container<std::string>(
-      *rc::gen::inRange<std::size_t>(0, 6 * capacity), rc::gen::arbitrary<char>());
-  const auto write_sizes = *rc::gen::nonEmpty(
-      rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(1, 3 * capacity)));
-  const auto read_sizes = *rc::gen::nonEmpty(
-      rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(1, 3 * capacity)));
-  std::string out;
-  std::size_t written = 0;
-  std::vector<char> chunk(3 * capacity);
-  for (std::size_t round = 0; out.size() < stream.size(); ++round) {
-    const std::size_t w = std::min(write_sizes[round % write_sizes.size()], stream.size() - written);
-    const std::int64_t n = writer.write_some(stream.data() + written, w);
-    RC_ASSERT(n >= 0);
-    RC_ASSERT(static_cast<std::uint64_t>(n) <= capacity - (written - out.size()));
-    written += static_cast<std::size_t>(n);
-    const std::int64_t m = reader.read_some(chunk.data(), read_sizes[round % read_sizes.size()]);
-    RC_ASSERT(m >= 0);
-    RC_ASSERT(static_cast<std::size_t>(m) <= written - out.size());
-    out.append(chunk.data(), static_cast<std::size_t>(m));
-  }
-  RC_ASSERT(out == stream);
-  RC_ASSERT(reader.read_some(chunk.data(), chunk.size()) == 0);
-  RC_ASSERT(writer.drained());
+    const auto capacity = *rc::gen::element<std::uint64_t>(4096, 8192);
+    auto lane = Lane::create(capacity);
+    auto writer = lane->requests_writer();
+    auto reader = lane->requests_reader();
+    const auto stream = *rc::gen::container<std::string>(
+        *rc::gen::inRange<std::size_t>(0, 6 * capacity), rc::gen::arbitrary<char>());
+    const auto write_sizes = *rc::gen::nonEmpty(rc::gen::container<std::vector<std::size_t>>(
+        rc::gen::inRange<std::size_t>(1, 3 * capacity)));
+    const auto read_sizes = *rc::gen::nonEmpty(rc::gen::container<std::vector<std::size_t>>(
+        rc::gen::inRange<std::size_t>(1, 3 * capacity)));
+    std::string out;
+    std::size_t written = 0;
+    std::vector<char> chunk(3 * capacity);
+    for (std::size_t round = 0; out.size() < stream.size(); ++round) {
+      const std::size_t w =
+          std::min(write_sizes[round % write_sizes.size()], stream.size() - written);
+      const std::int64_t n = writer.write_some(stream.data() + written, w);
+      RC_ASSERT(n >= 0);
+      RC_ASSERT(static_cast<std::uint64_t>(n) <= capacity - (written - out.size()));
+      written += static_cast<std::size_t>(n);
+      const std::int64_t m = reader.read_some(chunk.data(), read_sizes[round % read_sizes.size()]);
+      RC_ASSERT(m >= 0);
+      RC_ASSERT(static_cast<std::size_t>(m) <= written - out.size());
+      out.append(chunk.data(), static_cast<std::size_t>(m));
+    }
+    RC_ASSERT(out == stream);
+    RC_ASSERT(reader.read_some(chunk.data(), chunk.size()) == 0);
+    RC_ASSERT(writer.drained());
   }));
 }
 
@@ -263,6 +265,54 @@ TEST(ManagerLane, ACallBlockedThroughTheLaneFailsWhenTheManagerDies) {
   EXPECT_THROW(q.get(), ManagerGone);
   killer.join();
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+}
+
+// What the server sent before it died reaches the caller, through the lane as through the
+// socket (whose buffered bytes come before its EOF). The caller is stopped while the server
+// answers it and dies, so that it wakes to find both the reply and the end.
+char state_of(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() ? '?' : text[paren + 2];
+}
+
+void await_state(pid_t pid, char state) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (state_of(pid) != state) {
+    ASSERT_LT(Clock::now(), deadline) << "process " << pid << " never reached state " << state;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+void get_and_report(QueueProxy<int> q) {
+  try {
+    std::_Exit(q.get() == 7 ? 0 : 2);
+  } catch (const ManagerGone&) {
+    std::_Exit(3);
+  }
+}
+
+TEST(ManagerLane, AReplySentBeforeTheServerDiedIsDelivered) {
+  for (bool shared_memory : {true, false}) {
+    SyncManager manager(std::nullopt, std::nullopt, forked(shared_memory));
+    manager.start();
+    auto q = manager.Queue<int>();
+    Process child(get_and_report, q);
+    child.start();
+    // Blocked in get, asleep in poll (spinning ends within microseconds), then stopped.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(child.pid(), SIGSTOP);
+    await_state(child.pid(), 'T');
+    q.put(7);
+    (void)q.qsize();  // a round trip after the put: the child's reply has been written
+    manager.process()->kill();
+    manager.process()->join();
+    ::kill(child.pid(), SIGCONT);
+    ASSERT_TRUE(child.join(10));
+    EXPECT_EQ(child.exitcode(), 0)
+        << (shared_memory ? "lane" : "socket") << ": exit 3 is ManagerGone, 2 a wrong item";
+  }
 }
 
 }  // namespace
