@@ -312,8 +312,9 @@ struct ServedDictSut {
 };
 
 // One branch kills the server somewhere among its operations; the others keep calling, and
-// the suffix calls again. Calls that overlap the kill may go either way; every call after
-// it must fail with ManagerGone (a hang is the watchdog's failure).
+// the suffix calls again. Calls that overlap the kill may go either way (one that failed may
+// still have been served, its reply lost in the death); every call after it must fail with
+// ManagerGone, and none before it may (a hang is the watchdog's failure).
 RC_GTEST_PROP(ManagerProps, EveryCallAfterTheServerDiedFailsWithManagerGone, ()) {
   auto served = [](const DictOp& op) { return ServedOp{false, op}; };
   auto program = *gen_program(single(rc::gen::map(gen_dict_op(), served)));

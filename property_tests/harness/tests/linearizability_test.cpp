@@ -185,6 +185,50 @@ TEST(Linearizability, ManyKeysStayFast) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
+// A call that failed with ManagerGone may have been served just before the server died:
+// its effect is seen by others (it may or may not have happened), its failure comes after
+// the kill.
+TEST(Linearizability, ACallWhoseReplyWasLostMayHaveTakenEffect) {
+  using D = m::DictOpKind;
+  using Served = m::Served<m::Dict<I, I>>;
+  const m::Reply<> kGone{m::Status::kGone};
+  const Served::Op kill{true};
+  const Served::Op add_13{false, {D::kAdd, 1, 13}};
+  for (I seen : {50, 63, 76}) {
+    // Process 1's add is lost in the kill; process 2 adds 50 and sees 50 (not served), 63
+    // (served) or 76 (served twice: impossible), then kills the server.
+    HistoryBuilder<Served> h;
+    h.call(1, add_13, kGone, 0, 100);
+    h.call(2, {false, {D::kAdd, 1, 50}}, m::ok<I>(seen), 10, 50).call(2, kill, kOk, 60, 70);
+    CheckResult result = check_linearizable(Served{}, h.history);
+    EXPECT_EQ(result.verdict, seen == 76 ? Verdict::kNotLinearizable : Verdict::kLinearizable)
+        << "the other add saw " << seen;
+    if (seen == 63) {
+      EXPECT_EQ(result.linearization, (std::vector<std::size_t>{0, 1, 2}))
+          << "the lost call stands where it took effect";
+    }
+  }
+}
+
+TEST(Linearizability, ACallFailsWithALostReplyOnlyOnceTheServerIsDying) {
+  using D = m::DictOpKind;
+  using Served = m::Served<m::Dict<I, I>>;
+  const m::Reply<> kGone{m::Status::kGone};
+  const Served::Op kill{true};
+  HistoryBuilder<Served> h;
+  h.call(1, {false, {D::kSet, 1, 5}}, kGone, 0, 30);
+  h.call(2, kill, kOk, 40, 50);
+  CheckResult result = check_linearizable(Served{}, h.history);
+  EXPECT_EQ(result.verdict, Verdict::kNotLinearizable) << "ManagerGone while the server lived";
+  ASSERT_TRUE(result.stuck.has_value());
+  EXPECT_EQ(*result.stuck, 0u);
+  h.history[1].invoked_ns = 20;  // the kill began before the failure returned
+  EXPECT_EQ(check_linearizable(Served{}, h.history).verdict, Verdict::kLinearizable);
+  // A call that began after the kill returned cannot have been served.
+  h.call(1, {false, {D::kGet, 1}}, m::ok<I>(5), 60, 70);
+  EXPECT_EQ(check_linearizable(Served{}, h.history).verdict, Verdict::kNotLinearizable);
+}
+
 TEST(Linearizability, ReportsUnknownWhenTheBudgetRunsOut) {
   HistoryBuilder<m::Value<I>> h;
   for (int p = 0; p < 24; ++p) h.call(p, {m::ValueOpKind::kSet, p}, kOk, 0, 100);

@@ -174,7 +174,7 @@ class Barrier {
   int arrived_ = 0;
   std::uint64_t used_indexes_ = 0;
   bool broken_ = false;
-  bool after_death_ = false;  // a process died: a later wait may find the barrier broken
+  bool after_death_ = false;   // a process died: a later wait may find the barrier broken
   std::vector<Phase> phases_;  // per process; trailing kIdle trimmed so == is canonical
 };
 

@@ -112,6 +112,10 @@ void hash_range(std::size_t& seed, const Range& range) {
 //   M::partition(op)           a key such that operations on different keys never affect
 //                              each other (std::optional; nullopt for whole-object ops), so
 //                              a history can be checked key by key.
+//   M::lost_reply(result)      true for a result that says the reply never came because the
+//                              other side died (ManagerGone): the call may still have taken
+//                              effect before that death, unseen, as if its process had been
+//                              killed in it; `step` then judges the failure itself, later.
 template <class M>
 concept Model = std::regular<M> && requires(M m, const M cm, ProcessId p, const typename M::Op& op,
                                             const typename M::Result& result) {
@@ -123,7 +127,14 @@ concept Model = std::regular<M> && requires(M m, const M cm, ProcessId p, const 
 };
 
 template <class M>
-concept CrashAware = Model<M> && requires(M m, ProcessId p) { m.crash(p); };
+concept CrashAware = Model<M> && requires(M m, ProcessId p) {
+  m.crash(p);
+};
+
+template <class M>
+concept LosesReplies = Model<M> && requires(const typename M::Result& result) {
+  { M::lost_reply(result) } -> std::convertible_to<bool>;
+};
 
 template <class M>
 concept Partitioned = Model<M> && requires(const typename M::Op& op) {

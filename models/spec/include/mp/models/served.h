@@ -8,6 +8,9 @@
 // killed it records it), so the checker places it: a call that overlaps the kill may have
 // been served before it (M's result) or failed after it (kGone), a call that starts after
 // the kill returned can only fail. A call never fails with kGone while the server is alive.
+// A call that failed with kGone may yet have taken effect: the server served it and died
+// before its reply was written (lost_reply): the checker lets its effect happen, unseen,
+// anywhere in the call, or not at all, and places the failure itself after the kill.
 #pragma once
 
 #include <string>
@@ -37,6 +40,8 @@ class Served {
 
   Served() = default;
   explicit Served(M inner) : inner_(std::move(inner)) {}
+
+  static bool lost_reply(const Result& result) { return result.status == Status::kGone; }
 
   bool step(ProcessId p, const Op& op, const Result& result) {
     if (op.kill_server) {

@@ -8,7 +8,9 @@
 // A history is linearizable when every operation can be given an instant between its
 // invocation and its completion such that, applied one at a time in that order, the model
 // allows each operation with the result the process observed. Indeterminate operations may
-// take effect (with any result the model allows) or not at all. A process's operations take
+// take effect (with any result the model allows) or not at all; so may a call whose reply was
+// lost (the model's lost_reply: its server died), whose failure is then placed after its
+// effect, as the model says it may be (after the death). A process's operations take
 // effect in program order. The search is Wing & Gong's, with Lowe's just-in-time
 // linearization and memoisation on (operations placed, model state).
 //
@@ -331,13 +333,30 @@ std::string key_to_string(const Key& key) {
   }
 }
 
-}  // namespace detail
+// A call whose reply was lost (M::lost_reply) becomes two operations of its process, in
+// program order, over its interval: its effect, indeterminate (taken with any result, or
+// never), then the failure it observed. `origin` maps each operation of the result to the
+// one of `history` it comes from.
+template <mp::models::LosesReplies M>
+History<M> split_lost_replies(const History<M>& history, std::vector<std::size_t>& origin) {
+  History<M> split;
+  origin.clear();
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    const auto& entry = history[i];
+    if (entry.kind == decltype(entry.kind)::kCall && entry.result && M::lost_reply(*entry.result)) {
+      auto effect = entry;
+      effect.result.reset();
+      split.push_back(effect);  // first at equal times: its completion comes before the failure's
+      origin.push_back(i);
+    }
+    split.push_back(entry);
+    origin.push_back(i);
+  }
+  return split;
+}
 
-// Checks `history` against the sequential model `initial` (its state before the first
-// operation). Does not block; takes at most about `options.budget`.
 template <mp::models::Model M>
-CheckResult check_linearizable(const M& initial, const History<M>& history,
-                               const CheckOptions& options = {}) {
+CheckResult check_whole(const M& initial, const History<M>& history, const CheckOptions& options) {
   const auto deadline = std::chrono::steady_clock::now() + options.budget;
   std::vector<std::size_t> all(history.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
@@ -363,15 +382,14 @@ CheckResult check_linearizable(const M& initial, const History<M>& history,
       for (auto& [key, subset] : parts) {
         subset.insert(subset.end(), crashes.begin(), crashes.end());
         std::sort(subset.begin(), subset.end());
-        CheckResult part =
-            detail::LinearizabilitySearch<M>(initial, history, subset, deadline).run();
+        CheckResult part = LinearizabilitySearch<M>(initial, history, subset, deadline).run();
         combined.explored += part.explored;
         if (part.verdict == Verdict::kLinearizable) {
           combined.linearization.insert(combined.linearization.end(), part.linearization.begin(),
                                         part.linearization.end());
           continue;
         }
-        part.partition = detail::key_to_string(key);
+        part.partition = key_to_string(key);
         part.explored = combined.explored;
         if (part.verdict == Verdict::kNotLinearizable) return part;
         combined = part;  // unknown: keep looking for a definite failure
@@ -379,7 +397,34 @@ CheckResult check_linearizable(const M& initial, const History<M>& history,
       return combined;
     }
   }
-  return detail::LinearizabilitySearch<M>(initial, history, all, deadline).run();
+  return LinearizabilitySearch<M>(initial, history, all, deadline).run();
+}
+
+}  // namespace detail
+
+// Checks `history` against the sequential model `initial` (its state before the first
+// operation). Does not block; takes at most about `options.budget`.
+template <mp::models::Model M>
+CheckResult check_linearizable(const M& initial, const History<M>& history,
+                               const CheckOptions& options = {}) {
+  if constexpr (mp::models::LosesReplies<M>) {
+    std::vector<std::size_t> origin;
+    const History<M> split = detail::split_lost_replies<M>(history, origin);
+    if (split.size() != history.size()) {
+      CheckResult result = detail::check_whole(initial, split, options);
+      // Back to the history's indexes; a split call stands where its first part was placed.
+      std::vector<bool> listed(history.size(), false);
+      std::vector<std::size_t> linearization;
+      for (std::size_t i : result.linearization) {
+        if (!listed[origin[i]]) linearization.push_back(origin[i]);
+        listed[origin[i]] = true;
+      }
+      result.linearization = std::move(linearization);
+      if (result.stuck) result.stuck = origin[*result.stuck];
+      return result;
+    }
+  }
+  return detail::check_whole(initial, history, options);
 }
 
 }  // namespace ipcheck::proptest
