@@ -476,9 +476,8 @@ class Link {
     }
   }
 
-  // With a lane, the socket holds only doorbells: reads them all. False (and the link
-  // failed) at its end.
-  // Reads the doorbells on the socket: false once it has ended.
+  // With a lane, the socket holds only doorbells: reads them all. False at its end (the
+  // caller still reads what the ring holds before it fails the link).
   bool drain_doorbells() {
     int error = 0;
     return manager::drain_doorbells(fd_, error);
