@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "mp/errors.h"
 #include "mp/managers.h"
 #include "mp/process.h"
+#include "proc_self.h"
 
 namespace mp {
 namespace {
@@ -267,19 +267,10 @@ TEST(ManagerLane, ACallBlockedThroughTheLaneFailsWhenTheManagerDies) {
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
 }
 
-// What the server sent before it died reaches the caller, through the lane as through the
-// socket (whose buffered bytes come before its EOF). The caller is stopped while the server
-// answers it and dies, so that it wakes to find both the reply and the end.
-char state_of(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto paren = text.rfind(')');
-  return paren == std::string::npos || paren + 2 >= text.size() ? '?' : text[paren + 2];
-}
-
+// Waits until `pid` is in /proc state `state` ('T': stopped).
 void await_state(pid_t pid, char state) {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (state_of(pid) != state) {
+  while (testing_proc::process_state(pid) != state) {
     ASSERT_LT(Clock::now(), deadline) << "process " << pid << " never reached state " << state;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -293,6 +284,9 @@ void get_and_report(QueueProxy<int> q) {
   }
 }
 
+// What the server sent before it died reaches the caller, through the lane as through the
+// socket (whose buffered bytes come before its EOF). The caller is stopped while the server
+// answers it and dies, so that it wakes to find both the reply and the end.
 TEST(ManagerLane, AReplySentBeforeTheServerDiedIsDelivered) {
   for (bool shared_memory : {true, false}) {
     SyncManager manager(std::nullopt, std::nullopt, forked(shared_memory));

@@ -20,14 +20,18 @@ inline int open_descriptor_count() {
   return n;
 }
 
-// Whether `pid` is a zombie: exited, not yet reaped by its parent.
-inline bool is_zombie(pid_t pid) {
+// The state letter of `pid` in /proc/<pid>/stat ('R', 'S', 'T' stopped, 'Z' zombie...), or
+// '?' if it is gone.
+inline char process_state(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(stat, line)) return false;  // gone
+  if (!std::getline(stat, line)) return '?';  // gone
   auto close = line.rfind(')');
-  return close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z';
+  return close != std::string::npos && line.size() > close + 2 ? line[close + 2] : '?';
 }
+
+// Whether `pid` is a zombie: exited, not yet reaped by its parent.
+inline bool is_zombie(pid_t pid) { return process_state(pid) == 'Z'; }
 
 // Whether `pid` has exited: gone, or a zombie.
 inline bool has_exited(pid_t pid) {
